@@ -1,0 +1,121 @@
+/*
+ * tern.conf: an nginx-style tokenizer and block parser.  Meaning comes
+ * only from directive tables (house rule 3): the core table lives in
+ * conf.c; module tables (later) use the same struct conf_directive and
+ * conf_apply().  Every error names file:line.
+ *
+ * Ownership: conf_load* returns a struct tern_conf the caller releases
+ * with conf_free.  It is immutable once loaded; a reload builds a new one.
+ */
+#ifndef TERN_CONF_H
+#define TERN_CONF_H
+
+#include <stddef.h>
+
+/* Every size a peer controls, in one place (house rule 15). */
+struct tern_limits {
+	size_t		stanza_size;	/* max_stanza_size: bytes per stanza */
+	unsigned	depth;		/* max_depth: element nesting */
+	unsigned	attrs;		/* max_attrs: attributes per element */
+	size_t		pending_output;	/* max_pending_output: bytes queued */
+	unsigned	auth_timeout;	/* auth_timeout: seconds until bound */
+};
+
+enum conf_listen_kind {
+	LISTEN_C2S = 0,		/* STARTTLS */
+	LISTEN_C2S_TLS,		/* XEP-0368 direct TLS */
+};
+
+struct conf_listen {
+	int		 kind;		/* enum conf_listen_kind */
+	char		*addr;		/* as written: "[::]:5222" */
+	char		*host;		/* "::", "127.0.0.1", "*" */
+	int		 port;
+	int		 line;
+};
+
+struct conf_host {
+	char		*name;		/* prepared domain */
+	char		*cert;		/* certificate chain file (PEM) */
+	char		*key;		/* private key file (PEM) */
+	int		 line;
+};
+
+enum conf_conflict {
+	CONFLICT_REPLACE = 0,	/* new login wins, old gets <conflict/> */
+	CONFLICT_REJECT,	/* new bind gets a conflict iq error */
+};
+
+struct tern_conf {
+	char			*file;
+	char			*user;		/* NULL: do not drop privileges */
+	char			*group;
+	char			*data_dir;
+	char			*pid_file;	/* NULL: none */
+	int			 log_level;	/* enum log_level */
+	char			*log_dest;	/* NULL/"stderr", "syslog", path */
+	struct conf_listen	*listens;
+	size_t			 nlistens;
+	struct conf_host	*hosts;
+	size_t			 nhosts;
+	struct tern_limits	 limits;
+	int			 allow_plaintext_loopback;
+	int			 resource_conflict;	/* enum conf_conflict */
+	unsigned		 scram_iterations;
+	size_t			 store_map_size;
+};
+
+/* Directive contexts (bit mask). */
+#define CONF_CTX_MAIN	0x01
+#define CONF_CTX_HOST	0x02
+
+enum conf_type {
+	CONF_STR,	/* char * (strdup'd); replaces the default */
+	CONF_INT,	/* unsigned, bounds min..max */
+	CONF_SIZE,	/* size_t, suffix k/m/g (1024-based), bounds */
+	CONF_TIME,	/* unsigned seconds, suffix s/m/h/d, bounds */
+	CONF_BOOL,	/* int, yes/no/on/off/true/false */
+	CONF_ENUM,	/* int index into values[] */
+	CONF_CUSTOM,	/* set() does the work */
+	CONF_BLOCK,	/* set() opens a block of ctx 'block_ctx' */
+};
+
+struct conf_parse;
+
+struct conf_directive {
+	const char		*name;
+	unsigned		 ctx;		/* CONF_CTX_* where it may appear */
+	int			 minargs;
+	int			 maxargs;
+	enum conf_type		 type;
+	size_t			 offset;	/* into the block's struct */
+	long long		 min;
+	long long		 max;
+	const char *const	*values;	/* CONF_ENUM: NULL-terminated */
+	int			 multi;		/* may repeat in one block */
+	/* CONF_CUSTOM / CONF_BLOCK: 0, or -1 after conf_error(). */
+	int			(*set)(struct conf_parse *,
+				    const struct conf_directive *, void *base,
+				    int argc, char **argv);
+	unsigned		 block_ctx;	/* CONF_BLOCK: context inside */
+};
+
+/*
+ * Loads and checks a file (or, for tests, a string named 'name').
+ * NULL on error, with "file:line: message" written into err.
+ */
+struct tern_conf	*conf_load(const char *path, char *err, size_t errlen);
+struct tern_conf	*conf_load_string(const char *text, const char *name,
+			    char *err, size_t errlen);
+void			 conf_free(struct tern_conf *);
+
+/* For set() callbacks: records "file:line: message" and returns -1. */
+int	conf_error(struct conf_parse *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	conf_line(const struct conf_parse *);
+
+/* Looks a host up by prepared domain; NULL if not served. */
+const struct conf_host	*conf_host_find(const struct tern_conf *,
+			    const char *domain);
+
+#endif
