@@ -98,6 +98,12 @@ struct conf_directive {
 				    const struct conf_directive *, void *base,
 				    int argc, char **argv);
 	unsigned		 block_ctx;	/* CONF_BLOCK: context inside */
+	/*
+	 * Default as it would be written in the file ("256k", "info"),
+	 * applied through the same setter when a block of this context
+	 * opens; NULL leaves the zeroed field (NULL string, 0) alone.
+	 */
+	const char		*defval;
 };
 
 /*
@@ -108,6 +114,28 @@ struct tern_conf	*conf_load(const char *path, char *err, size_t errlen);
 struct tern_conf	*conf_load_string(const char *text, const char *name,
 			    char *err, size_t errlen);
 void			 conf_free(struct tern_conf *);
+
+/*
+ * The table walker, for core and module tables alike.  A table ends with
+ * a row whose name is NULL.  A row may name several contexts only if its
+ * offset means the same struct in each.
+ *
+ * conf_apply() applies one directive, argv[0] being its name and argc
+ * counting it, read in context ctx, to the struct at base: it checks the
+ * context, the block or ";" that ended it, the argument count and
+ * duplicates, then runs the typed setter or set().  Returns 1 when done,
+ * 0 when no row of table has that name (the caller may try another table,
+ * then reports it unknown), -1 after conf_error().
+ *
+ * conf_block() applies the defaults of ctx to base, then reads directives
+ * up to the "}" that closes the current block (or, at the top level, to
+ * the end of the file) and applies them against table.  A CONF_BLOCK
+ * set() calls it once the block's own argument is checked.  0 or -1.
+ */
+int	conf_apply(struct conf_parse *, const struct conf_directive *table,
+	    unsigned ctx, void *base, int argc, char **argv);
+int	conf_block(struct conf_parse *, const struct conf_directive *table,
+	    unsigned ctx, void *base);
 
 /* For set() callbacks: records "file:line: message" and returns -1. */
 int	conf_error(struct conf_parse *, const char *, ...)

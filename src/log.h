@@ -30,6 +30,8 @@ void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* One line at level (enum log_level), without errno. */
+void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 log_vmsg(int, int, const char *, va_list)
 	    __attribute__((format(printf, 3, 0)));
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -1,0 +1,809 @@
+/*
+ * The XML codec: expat turns a peer's bytes into stanza trees, and
+ * codec_xml_serialize turns trees back into XML.  The codec enforces the
+ * limits (bytes per top-level element, nesting depth, attributes per
+ * element) and refuses what RFC 6120 11 forbids (DTDs, entities other
+ * than the predefined ones, comments, processing instructions, encodings
+ * other than UTF-8), each as one stream error through cb->error, after
+ * which nothing more is parsed.
+ *
+ * Ownership: the codec owns its parser, the stanza being built and the
+ * saved stream header.  A finished top-level element is lent to
+ * cb->stanza and released when the callback returns.  Callbacks run
+ * inside feed() and must not destroy the codec.
+ *
+ * Input is handed to expat in slices of FEED_SLICE bytes so that the
+ * byte limit is checked between slices: a start tag or text node that
+ * never ends is refused once it passes the limit, however large the
+ * chunk fed at once, and expat's buffer stays bounded by the limit.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <expat.h>
+
+#include "codec.h"
+#include "conf.h"
+#include "log.h"
+#include "stanza.h"
+#include "xmalloc.h"
+
+/*
+ * Separates namespace URI and local name in the names expat reports.
+ * 0xff never occurs in UTF-8, so it cannot occur in a URI.
+ */
+#define NS_SEP		'\xff'
+#define FEED_SLICE	4096	/* bytes per XML_Parse call */
+#define TEXT_KEEP	1024	/* text buffer kept between stanzas */
+
+/* What the namespace declarations on the stream header said. */
+enum hdr_ns {
+	HDR_NS_NONE = 0,	/* not declared */
+	HDR_NS_OK,
+	HDR_NS_BAD,
+};
+
+struct xml_codec {
+	const struct codec_cb	 *cb;
+	void			 *arg;
+	char			 *content_ns;
+	const struct tern_limits *lim;
+	XML_Parser		  p;		/* NULL until bytes arrive */
+
+	/*
+	 * The stream header last opened and the namespaces it declared
+	 * (prefix, URI pairs; prefix NULL for the default), kept so that
+	 * a parser freed while the session idles can be recreated primed
+	 * with the same context.
+	 */
+	struct stanza		 *hdr;
+	char			**decls;
+	size_t			  ndecls;
+	enum hdr_ns		  hdr_default;
+	enum hdr_ns		  hdr_prefix;
+
+	/* The top-level element being built: stack[0] is its root. */
+	struct stanza		**stack;
+	unsigned		  stackcap;
+	unsigned		  depth;	/* open elements, stream incl. */
+	unsigned		  nsdecls;	/* on the next start tag */
+	char			 *text;		/* character data not yet added */
+	size_t			  textlen;
+	size_t			  textcap;
+
+	/* Byte positions, counted from the start of the current parser. */
+	XML_Index		  fed;		/* bytes handed to expat */
+	XML_Index		  boundary;	/* end of last top-level element */
+	XML_Index		  restart_at;	/* end of the element restarting */
+
+	int			  in_feed;
+	int			  failed;
+	int			  paused;
+	int			  want_restart;
+};
+
+static void
+fail(struct xml_codec *c, const char *cond, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+tree_clear(struct xml_codec *c)
+{
+	if (c->stack != NULL)
+		stanza_unref(c->stack[0]);
+	free(c->stack);
+	c->stack = NULL;
+	c->stackcap = 0;
+	free(c->text);
+	c->text = NULL;
+	c->textlen = c->textcap = 0;
+}
+
+static void
+decls_clear(struct xml_codec *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->ndecls * 2; i++)
+		free(c->decls[i]);
+	free(c->decls);
+	c->decls = NULL;
+	c->ndecls = 0;
+	c->hdr_default = c->hdr_prefix = HDR_NS_NONE;
+}
+
+/* Forgets the stream: the next bytes start a new one.  Not in a handler. */
+static void
+stream_reset(struct xml_codec *c)
+{
+	if (c->p != NULL)
+		XML_ParserFree(c->p);
+	c->p = NULL;
+	tree_clear(c);
+	decls_clear(c);
+	stanza_unref(c->hdr);
+	c->hdr = NULL;
+	c->depth = 0;
+	c->nsdecls = 0;
+	c->fed = c->boundary = c->restart_at = 0;
+	c->paused = c->want_restart = 0;
+}
+
+/* Reports a stream error, once, and stops the parser. */
+static void
+fail(struct xml_codec *c, const char *cond, const char *fmt, ...)
+{
+	char	 text[256];
+	va_list	 ap;
+
+	if (c->failed)
+		return;
+	c->failed = 1;
+	if (c->in_feed)
+		XML_StopParser(c->p, XML_FALSE);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	c->cb->error(c->arg, cond, text);
+}
+
+/* Handlers return at once after a stop that expat may not honour yet. */
+static int
+stopped(const struct xml_codec *c)
+{
+	return c->failed || c->paused || c->want_restart;
+}
+
+/* The end of the current parse event, as a byte position. */
+static XML_Index
+event_end(const struct xml_codec *c)
+{
+	return XML_GetCurrentByteIndex(c->p) + XML_GetCurrentByteCount(c->p);
+}
+
+static int
+check_size(struct xml_codec *c, XML_Index end)
+{
+	if ((unsigned long long)(end - c->boundary) <= c->lim->stanza_size)
+		return 0;
+	fail(c, "policy-violation",
+	    "top-level element larger than max_stanza_size (%zu bytes)",
+	    c->lim->stanza_size);
+	return -1;
+}
+
+static int
+check_attrs(struct xml_codec *c, const XML_Char **atts)
+{
+	size_t	i, n = c->nsdecls;
+
+	/* Namespace declarations are attributes too. */
+	c->nsdecls = 0;
+	for (i = 0; atts[i] != NULL; i += 2)
+		n++;
+	if (n <= c->lim->attrs)
+		return 0;
+	fail(c, "policy-violation",
+	    "more than max_attrs (%u) attributes on one element",
+	    c->lim->attrs);
+	return -1;
+}
+
+/* "uri<sep>local" or "local" -> a new element. */
+static struct stanza *
+element_new(const XML_Char *name)
+{
+	struct stanza	*el;
+	const char	*sep;
+	char		*ns;
+
+	if ((sep = strchr(name, NS_SEP)) == NULL)
+		return stanza_new(NULL, name);
+	ns = xstrndup(name, sep - name);
+	el = stanza_new(ns, sep + 1);
+	free(ns);
+	return el;
+}
+
+static void
+element_attrs(struct stanza *el, const XML_Char **atts)
+{
+	const char	*sep;
+	char		*ns;
+
+	for (; atts[0] != NULL; atts += 2) {
+		if ((sep = strchr(atts[0], NS_SEP)) == NULL) {
+			stanza_set_attr(el, atts[0], atts[1]);
+			continue;
+		}
+		ns = xstrndup(atts[0], sep - atts[0]);
+		stanza_set_attr_ns(el, ns, sep + 1, atts[1]);
+		free(ns);
+	}
+}
+
+static void
+text_flush(struct xml_codec *c)
+{
+	if (c->textlen == 0)
+		return;
+	stanza_add_text(c->stack[c->depth - 2], c->text, c->textlen);
+	c->textlen = 0;
+}
+
+static void
+stream_header(struct xml_codec *c, const XML_Char *name,
+    const XML_Char **atts)
+{
+	static const char	 stream_name[] =
+	    STANZA_NS_STREAMS "\xff" "stream";
+
+	if (strcmp(name, stream_name) != 0) {
+		fail(c, "invalid-namespace", "root element is not "
+		    "{" STANZA_NS_STREAMS "}stream");
+		return;
+	}
+	if (c->hdr_default != HDR_NS_OK) {
+		fail(c, "invalid-namespace", "default namespace of the "
+		    "stream is not %s", c->content_ns);
+		return;
+	}
+	if (c->hdr_prefix == HDR_NS_BAD) {
+		fail(c, "invalid-namespace", "prefix stream is not bound "
+		    "to " STANZA_NS_STREAMS);
+		return;
+	}
+	if (check_attrs(c, atts) == -1 || check_size(c, event_end(c)) == -1)
+		return;
+	stanza_unref(c->hdr);
+	c->hdr = stanza_new(STANZA_NS_STREAMS, "stream");
+	element_attrs(c->hdr, atts);
+	c->depth = 1;
+	c->boundary = event_end(c);
+	c->cb->stream_open(c->arg, c->hdr);
+}
+
+static void XMLCALL
+on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+	struct xml_codec	*c = ud;
+	struct stanza		*el;
+
+	if (stopped(c))
+		return;
+	if (c->depth == 0) {
+		stream_header(c, name, atts);
+		return;
+	}
+	if (check_size(c, event_end(c)) == -1 || check_attrs(c, atts) == -1)
+		return;
+	/* The top-level element is at nesting 1. */
+	if (c->depth > c->lim->depth) {
+		fail(c, "policy-violation",
+		    "elements nested deeper than max_depth (%u)",
+		    c->lim->depth);
+		return;
+	}
+	el = element_new(name);
+	element_attrs(el, atts);
+	if (c->depth == 1) {
+		if (c->stack == NULL) {
+			c->stackcap = 8;
+			c->stack = xreallocarray(NULL, c->stackcap,
+			    sizeof(*c->stack));
+		}
+		c->stack[0] = el;
+	} else {
+		text_flush(c);
+		stanza_add_child_take(c->stack[c->depth - 2], el);
+		if (c->depth - 1 == c->stackcap) {
+			c->stackcap *= 2;
+			c->stack = xreallocarray(c->stack, c->stackcap,
+			    sizeof(*c->stack));
+		}
+		c->stack[c->depth - 1] = el;
+	}
+	c->depth++;
+}
+
+static void
+stanza_done(struct xml_codec *c)
+{
+	struct stanza	*st = c->stack[0];
+
+	c->stack[0] = NULL;
+	c->boundary = event_end(c);
+	if (c->textcap > TEXT_KEEP) {
+		free(c->text);
+		c->text = NULL;
+		c->textcap = 0;
+	}
+	c->cb->stanza(c->arg, st);
+	stanza_unref(st);
+}
+
+static void XMLCALL
+on_end(void *ud, const XML_Char *name)
+{
+	struct xml_codec	*c = ud;
+
+	if (stopped(c))
+		return;
+	if (c->depth == 1) {
+		c->depth = 0;
+		c->boundary = event_end(c);
+		c->cb->stream_close(c->arg);
+		return;
+	}
+	if (check_size(c, event_end(c)) == -1)
+		return;
+	text_flush(c);
+	if (--c->depth == 1)
+		stanza_done(c);
+}
+
+static int
+is_space(const XML_Char *s, int len)
+{
+	int	i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+		    s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static void XMLCALL
+on_text(void *ud, const XML_Char *s, int len)
+{
+	struct xml_codec	*c = ud;
+	size_t			 need;
+
+	if (stopped(c))
+		return;
+	if (c->depth == 1) {
+		/* Whitespace keepalives between stanzas. */
+		if (!is_space(s, len)) {
+			fail(c, "bad-format",
+			    "character data between top-level elements");
+			return;
+		}
+		c->boundary = event_end(c);
+		return;
+	}
+	if (check_size(c, event_end(c)) == -1)
+		return;
+	need = c->textlen + (size_t)len;
+	if (need > c->textcap) {
+		c->textcap = c->textcap == 0 ? 64 : c->textcap;
+		while (c->textcap < need)
+			c->textcap *= 2;
+		c->text = xreallocarray(c->text, c->textcap, 1);
+	}
+	memcpy(c->text + c->textlen, s, len);
+	c->textlen = need;
+}
+
+static void XMLCALL
+on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
+{
+	struct xml_codec	*c = ud;
+	int			 ok;
+
+	if (stopped(c))
+		return;
+	c->nsdecls++;
+	if (c->depth != 0)
+		return;
+	/* Declarations on the stream header. */
+	if (prefix == NULL) {
+		ok = uri != NULL && strcmp(uri, c->content_ns) == 0;
+		c->hdr_default = ok ? HDR_NS_OK : HDR_NS_BAD;
+	} else if (strcmp(prefix, "stream") == 0) {
+		ok = uri != NULL && strcmp(uri, STANZA_NS_STREAMS) == 0;
+		c->hdr_prefix = ok ? HDR_NS_OK : HDR_NS_BAD;
+	}
+	if (c->nsdecls > c->lim->attrs)
+		return;		/* check_attrs refuses the header */
+	c->decls = xreallocarray(c->decls, c->ndecls + 1,
+	    2 * sizeof(*c->decls));
+	c->decls[2 * c->ndecls] = prefix != NULL ? xstrdup(prefix) : NULL;
+	c->decls[2 * c->ndecls + 1] = xstrdup(uri != NULL ? uri : "");
+	c->ndecls++;
+}
+
+static void XMLCALL
+on_xmldecl(void *ud, const XML_Char *version, const XML_Char *encoding,
+    int standalone)
+{
+	struct xml_codec	*c = ud;
+
+	if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
+		fail(c, "unsupported-encoding",
+		    "encoding %.64s declared, only UTF-8 is supported",
+		    encoding);
+}
+
+static void XMLCALL
+on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+	fail(ud, "restricted-xml", "document type declarations are not "
+	    "allowed");
+}
+
+static void XMLCALL
+on_entity(void *ud, const XML_Char *name, int is_param,
+    const XML_Char *value, int value_len, const XML_Char *base,
+    const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
+{
+	fail(ud, "restricted-xml", "entity declarations are not allowed");
+}
+
+static void XMLCALL
+on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+	fail(ud, "restricted-xml", "processing instructions are not allowed");
+}
+
+static void XMLCALL
+on_comment(void *ud, const XML_Char *data)
+{
+	fail(ud, "restricted-xml", "comments are not allowed");
+}
+
+static void
+parser_start(struct xml_codec *c)
+{
+	XML_Parser	p;
+
+	if ((p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
+		fatalx("XML_ParserCreateNS: out of memory");
+	XML_SetUserData(p, c);
+	XML_SetElementHandler(p, on_start, on_end);
+	XML_SetCharacterDataHandler(p, on_text);
+	XML_SetStartNamespaceDeclHandler(p, on_ns_start);
+	XML_SetXmlDeclHandler(p, on_xmldecl);
+	XML_SetStartDoctypeDeclHandler(p, on_doctype);
+	XML_SetEntityDeclHandler(p, on_entity);
+	XML_SetProcessingInstructionHandler(p, on_pi);
+	XML_SetCommentHandler(p, on_comment);
+	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+	/*
+	 * Expat >= 2.6 (and Debian's 2.5.0 with the CVE-2023-52425 fix)
+	 * may defer parsing a token until more input arrives; a stanza
+	 * must be delivered as soon as its last byte is here.
+	 */
+	XML_SetReparseDeferralEnabled(p, XML_FALSE);
+	c->p = p;
+}
+
+/* Expat errors that mean more than "not well-formed". */
+static const struct {
+	enum XML_Error	 code;
+	const char	*cond;
+} xml_errors[] = {
+	{ XML_ERROR_UNDEFINED_ENTITY,	"restricted-xml" },
+	{ XML_ERROR_UNKNOWN_ENCODING,	"unsupported-encoding" },
+	{ XML_ERROR_INCORRECT_ENCODING,	"unsupported-encoding" },
+	{ XML_ERROR_NO_MEMORY,		"resource-constraint" },
+};
+
+static void
+fail_expat(struct xml_codec *c)
+{
+	enum XML_Error	 code = XML_GetErrorCode(c->p);
+	const char	*cond = "not-well-formed";
+	size_t		 i;
+
+	for (i = 0; i < sizeof(xml_errors) / sizeof(xml_errors[0]); i++)
+		if (xml_errors[i].code == code)
+			cond = xml_errors[i].cond;
+	fail(c, cond, "%s at line %lu, column %lu", XML_ErrorString(code),
+	    (unsigned long)XML_GetCurrentLineNumber(c->p),
+	    (unsigned long)XML_GetCurrentColumnNumber(c->p));
+}
+
+/*
+ * Parses one slice.  Returns the bytes of it consumed (less than n when
+ * a restart cut it short), or -1 when the rest of the call's input is
+ * to be dropped (error, pause).
+ */
+static long
+feed_slice(struct xml_codec *c, const char *buf, size_t n)
+{
+	enum XML_Status	 st;
+	XML_Index	 start = c->fed;
+
+	if (c->p == NULL)
+		parser_start(c);
+	c->fed += n;
+	c->in_feed = 1;
+	st = XML_Parse(c->p, buf, (int)n, XML_FALSE);
+	c->in_feed = 0;
+	if (c->failed)
+		return -1;
+	if (c->want_restart) {
+		/* A new stream starts right after restart_at. */
+		n = c->restart_at < start ? 0 : (size_t)(c->restart_at - start);
+		if (c->paused) {
+			stream_reset(c);
+			return -1;
+		}
+		stream_reset(c);
+		return (long)n;
+	}
+	if (c->paused)
+		return -1;
+	if (st == XML_STATUS_ERROR) {
+		fail_expat(c);
+		return -1;
+	}
+	if (check_size(c, c->fed) == -1)
+		return -1;
+	return (long)n;
+}
+
+static int
+xml_feed(void *arg, const char *buf, size_t len)
+{
+	struct xml_codec	*c = arg;
+	long			 n;
+
+	while (!c->failed && !c->paused && len > 0) {
+		n = feed_slice(c, buf, len < FEED_SLICE ? len : FEED_SLICE);
+		if (n == -1)
+			break;
+		buf += n;
+		len -= n;
+	}
+	if (c->failed) {
+		/* Nothing more will be parsed: drop what was held for it. */
+		if (c->p != NULL)
+			XML_ParserFree(c->p);
+		c->p = NULL;
+		tree_clear(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+xml_create(const struct codec_cb *cb, void *arg, const char *content_ns,
+    const struct tern_limits *lim)
+{
+	struct xml_codec	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	c->content_ns = xstrdup(content_ns);
+	c->lim = lim;
+	return c;
+}
+
+static void
+xml_destroy(void *arg)
+{
+	struct xml_codec	*c = arg;
+
+	if (c == NULL)
+		return;
+	stream_reset(c);
+	free(c->content_ns);
+	free(c);
+}
+
+static void
+xml_restart(void *arg)
+{
+	struct xml_codec	*c = arg;
+
+	if (c->failed)
+		return;
+	if (!c->in_feed) {
+		stream_reset(c);
+		return;
+	}
+	if (c->want_restart)
+		return;
+	c->want_restart = 1;
+	c->restart_at = event_end(c);
+	XML_StopParser(c->p, XML_TRUE);
+}
+
+static void
+xml_pause(void *arg)
+{
+	struct xml_codec	*c = arg;
+
+	if (c->failed || c->paused)
+		return;
+	c->paused = 1;
+	if (c->in_feed && !c->want_restart)
+		XML_StopParser(c->p, XML_FALSE);
+}
+
+/* Escapes s: table[ch] is the entity for ch, or NULL. */
+static void
+put_escaped(struct evbuffer *out, const char *s, size_t len,
+    const char *const *table)
+{
+	size_t	 i, run = 0;
+
+	for (i = 0; i < len; i++) {
+		if (table[(unsigned char)s[i]] == NULL)
+			continue;
+		evbuffer_add(out, s + run, i - run);
+		evbuffer_add(out, table[(unsigned char)s[i]],
+		    strlen(table[(unsigned char)s[i]]));
+		run = i + 1;
+	}
+	evbuffer_add(out, s + run, len - run);
+}
+
+/*
+ * Text and attribute values.  CR, and in attributes TAB and LF, are
+ * written as character references: a parser would normalise them.
+ */
+static const char *const text_esc[256] = {
+	['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['\r'] = "&#13;",
+};
+static const char *const attr_esc[256] = {
+	['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['\''] = "&apos;",
+	['"'] = "&quot;", ['\t'] = "&#9;", ['\n'] = "&#10;",
+	['\r'] = "&#13;",
+};
+
+static void
+put_attr(struct evbuffer *out, const char *pfx, const char *name,
+    const char *value)
+{
+	evbuffer_add_printf(out, " %s%s%s='", pfx != NULL ? pfx : "",
+	    pfx != NULL ? ":" : "", name);
+	put_escaped(out, value, strlen(value), attr_esc);
+	evbuffer_add(out, "'", 1);
+}
+
+static int
+ns_same(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/*
+ * Attributes in namespaces other than xml: get a prefix declared on the
+ * element itself: "ns" and the 1-based index of the first attribute in
+ * the same namespace, so distinct namespaces never share one.
+ */
+static void
+put_attrs(const struct stanza *st, struct evbuffer *out)
+{
+	const struct stanza_attr	*a;
+	char				 pfx[32];
+	size_t				 i, j;
+
+	for (i = 0; i < st->nattrs; i++) {
+		a = &st->attrs[i];
+		if (a->ns == NULL || a->ns[0] == '\0') {
+			put_attr(out, NULL, a->name, a->value);
+			continue;
+		}
+		if (strcmp(a->ns, STANZA_NS_XML) == 0) {
+			put_attr(out, "xml", a->name, a->value);
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (st->attrs[j].ns != NULL &&
+			    strcmp(st->attrs[j].ns, a->ns) == 0)
+				break;
+		snprintf(pfx, sizeof(pfx), "ns%zu", j + 1);
+		if (j == i)
+			put_attr(out, "xmlns", pfx, a->ns);
+		put_attr(out, pfx, a->name, a->value);
+	}
+}
+
+/*
+ * dflt is the default namespace in scope.  Elements in the streams
+ * namespace use the stream: prefix that the stream header declares and
+ * leave the default namespace as it was.
+ */
+static void
+put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
+{
+	const struct stanza_node	*n;
+	const char			*pfx = "";
+	size_t				 i;
+
+	if (st->ns != NULL && strcmp(st->ns, STANZA_NS_STREAMS) == 0)
+		pfx = "stream:";
+	evbuffer_add_printf(out, "<%s%s", pfx, st->name);
+	if (pfx[0] == '\0' && !ns_same(st->ns, dflt)) {
+		put_attr(out, NULL, "xmlns", st->ns != NULL ? st->ns : "");
+		dflt = st->ns;
+	}
+	put_attrs(st, out);
+	if (st->nkids == 0) {
+		evbuffer_add(out, "/>", 2);
+		return;
+	}
+	evbuffer_add(out, ">", 1);
+	for (i = 0; i < st->nkids; i++) {
+		n = &st->kids[i];
+		if (n->el != NULL)
+			put_element(n->el, out, dflt);
+		else
+			put_escaped(out, n->text, n->textlen, text_esc);
+	}
+	evbuffer_add_printf(out, "</%s%s>", pfx, st->name);
+}
+
+void
+codec_xml_serialize(const struct stanza *st, struct evbuffer *out,
+    const char *parent_ns)
+{
+	put_element(st, out, parent_ns);
+}
+
+/* Header attributes written, in this order. */
+static const struct {
+	const char	*ns;
+	const char	*name;
+	const char	*pfx;
+} hdr_attrs[] = {
+	{ NULL,			"from",		NULL },
+	{ NULL,			"to",		NULL },
+	{ NULL,			"id",		NULL },
+	{ NULL,			"version",	NULL },
+	{ STANZA_NS_XML,	"lang",		"xml" },
+};
+
+static void
+xml_write_header(void *arg, struct evbuffer *out, const struct stanza *hdr)
+{
+	struct xml_codec	*c = arg;
+	const char		*v;
+	size_t			 i;
+
+	evbuffer_add_printf(out, "<?xml version='1.0'?><stream:stream");
+	put_attr(out, NULL, "xmlns", c->content_ns);
+	put_attr(out, "xmlns", "stream", STANZA_NS_STREAMS);
+	for (i = 0; i < sizeof(hdr_attrs) / sizeof(hdr_attrs[0]); i++) {
+		v = stanza_attr_ns(hdr, hdr_attrs[i].ns, hdr_attrs[i].name);
+		if (v != NULL)
+			put_attr(out, hdr_attrs[i].pfx, hdr_attrs[i].name, v);
+	}
+	evbuffer_add(out, ">", 1);
+}
+
+static void
+xml_write_stanza(void *arg, struct evbuffer *out, const struct stanza *st)
+{
+	struct xml_codec	*c = arg;
+
+	codec_xml_serialize(st, out, c->content_ns);
+}
+
+static void
+xml_write_close(void *arg, struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "</stream:stream>");
+}
+
+const struct codec_ops codec_xml = {
+	.name = "xml",
+	.create = xml_create,
+	.destroy = xml_destroy,
+	.feed = xml_feed,
+	.restart = xml_restart,
+	.pause = xml_pause,
+	.write_header = xml_write_header,
+	.write_stanza = xml_write_stanza,
+	.write_close = xml_write_close,
+};

@@ -1,0 +1,112 @@
+/*
+ * Event base and reaper.  The reaper is one timer event with a zero
+ * timeout, armed when the first object is queued; libevent runs it in the
+ * next loop iteration, after the callback that queued the object.
+ */
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "xmalloc.h"
+
+struct deferred {
+	void		 (*fn)(void *);
+	void		*arg;
+};
+
+static struct event_base	*base;
+static struct event		*reaper;
+static struct deferred		*queue;
+static size_t			 nqueue, capqueue;
+static const struct tern_conf	*cur_conf;
+static struct tern_limits	 limits;
+
+static void
+reap_cb(int fd, short ev, void *arg)
+{
+	loop_reap();
+}
+
+void
+loop_init(void)
+{
+	struct event_config	*cfg;
+
+	if ((cfg = event_config_new()) == NULL)
+		fatalx("loop: event_config_new");
+	if ((base = event_base_new_with_config(cfg)) == NULL)
+		fatalx("loop: event_base_new");
+	event_config_free(cfg);
+	if ((reaper = evtimer_new(base, reap_cb, NULL)) == NULL)
+		fatalx("loop: evtimer_new");
+}
+
+void
+loop_free(void)
+{
+	loop_reap();
+	if (reaper != NULL)
+		event_free(reaper);
+	if (base != NULL)
+		event_base_free(base);
+	free(queue);
+	queue = NULL;
+	capqueue = 0;
+	reaper = NULL;
+	base = NULL;
+}
+
+struct event_base *
+loop_base(void)
+{
+	return base;
+}
+
+void
+loop_defer(void (*fn)(void *), void *arg)
+{
+	static const struct timeval	zero = { 0, 0 };
+
+	if (nqueue == capqueue) {
+		capqueue = capqueue ? capqueue * 2 : 64;
+		queue = xreallocarray(queue, capqueue, sizeof(*queue));
+	}
+	queue[nqueue].fn = fn;
+	queue[nqueue].arg = arg;
+	nqueue++;
+	if (reaper != NULL && !evtimer_pending(reaper, NULL))
+		evtimer_add(reaper, &zero);
+}
+
+void
+loop_reap(void)
+{
+	size_t	i;
+
+	/* A freed object may queue others: loop until the queue is empty. */
+	for (i = 0; i < nqueue; i++)
+		queue[i].fn(queue[i].arg);
+	nqueue = 0;
+}
+
+const struct tern_conf *
+loop_conf(void)
+{
+	return cur_conf;
+}
+
+void
+loop_set_conf(const struct tern_conf *conf)
+{
+	cur_conf = conf;
+	limits = conf->limits;
+}
+
+const struct tern_limits *
+loop_limits(void)
+{
+	return &limits;
+}

@@ -1,0 +1,414 @@
+/*
+ * The router.  Input stanzas are borrowed; a stanza delivered to several
+ * sessions is serialized for each without being changed, so no copy is
+ * needed.  Replies (errors, results) are built new and routed like any
+ * other stanza, which brings them back to the sender's session.
+ *
+ * Errors are never answered with errors (stanza_error_reply returns NULL
+ * for them), so no exchange of errors can loop.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "conf.h"
+#include "jid.h"
+#include "log.h"
+#include "loop.h"
+#include "router.h"
+#include "session.h"
+#include "stanza.h"
+#include "stream.h"
+#include "xmalloc.h"
+
+#define NS_SESSION	"urn:ietf:params:xml:ns:xmpp-session"
+
+enum msg_type { MSG_NORMAL, MSG_CHAT, MSG_GROUPCHAT, MSG_HEADLINE,
+	MSG_ERROR };
+enum iq_type { IQ_GET, IQ_SET, IQ_RESULT, IQ_ERROR, IQ_BAD };
+
+static const char *const msg_types[] = {
+	"normal", "chat", "groupchat", "headline", "error", NULL
+};
+static const char *const iq_types[] = {
+	"get", "set", "result", "error", NULL
+};
+
+/* Index of type in names; dflt when absent or unknown. */
+static int
+type_index(const struct stanza *st, const char *const *names, int absent,
+    int unknown)
+{
+	const char	*t = stanza_attr(st, "type");
+	int		 i;
+
+	if (t == NULL)
+		return absent;
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(t, names[i]) == 0)
+			return i;
+	return unknown;
+}
+
+static int
+msg_type(const struct stanza *st)
+{
+	/* RFC 6121 5.2.2: an unknown type is treated as normal. */
+	return type_index(st, msg_types, MSG_NORMAL, MSG_NORMAL);
+}
+
+static int
+iq_type(const struct stanza *st)
+{
+	return type_index(st, iq_types, IQ_BAD, IQ_BAD);
+}
+
+static int
+is_error(const struct stanza *st)
+{
+	const char	*t = stanza_attr(st, "type");
+
+	return t != NULL && strcmp(t, "error") == 0;
+}
+
+/* Answers st with an error (never an error to an error). */
+static void
+bounce(const struct stanza *st, const char *etype, const char *cond,
+    const char *text)
+{
+	struct stanza	*e;
+
+	if ((e = stanza_error_reply(st, etype, cond, text)) == NULL)
+		return;
+	router_route(e);
+	stanza_unref(e);
+}
+
+/* iq get/set nobody handles: service-unavailable; others: nothing. */
+static void
+iq_unhandled(const struct stanza *st)
+{
+	int	t = iq_type(st);
+
+	if (t == IQ_GET || t == IQ_SET)
+		bounce(st, "cancel", "service-unavailable", NULL);
+}
+
+/* Legacy session establishment (RFC 3921), answered for old clients. */
+static int
+iq_session(const struct stanza *st)
+{
+	struct stanza	*r = stanza_reply(st);
+
+	router_route(r);
+	stanza_unref(r);
+	return 1;
+}
+
+/* Built-in handlers of iq to the server, keyed by payload. */
+static const struct host_iq {
+	int		 type;
+	const char	*ns;
+	const char	*name;
+	int		(*fn)(const struct stanza *);
+} host_iqs[] = {
+	{ IQ_SET, NS_SESSION, "session", iq_session },
+};
+
+static void
+deliver_host(const struct stanza *st)
+{
+	struct stanza	*payload;
+	size_t		 i;
+	int		 t;
+
+	switch (stanza_kind(st)) {
+	case STANZA_IQ:
+		t = iq_type(st);
+		payload = stanza_child(st, NULL, NULL);
+		for (i = 0; payload != NULL && i < sizeof(host_iqs) /
+		    sizeof(host_iqs[0]); i++)
+			if (host_iqs[i].type == t &&
+			    strcmp(payload->ns, host_iqs[i].ns) == 0 &&
+			    strcmp(payload->name, host_iqs[i].name) == 0 &&
+			    host_iqs[i].fn(st))
+				return;
+		iq_unhandled(st);
+		break;
+	case STANZA_MESSAGE:
+		t = msg_type(st);
+		if (t == MSG_NORMAL || t == MSG_CHAT)
+			bounce(st, "cancel", "service-unavailable", NULL);
+		break;
+	default:
+		break;		/* presence to the server: nothing yet */
+	}
+}
+
+/* Highest priority among available, non-negative resources, or -1. */
+static int
+top_priority(struct session *head)
+{
+	struct session	*s;
+	int		 top = -1;
+
+	for (s = head; s != NULL; s = s->next)
+		if (s->available && s->priority >= 0 && s->priority > top)
+			top = s->priority;
+	return top;
+}
+
+/* Sends st to every available resource with priority >= min. */
+static int
+send_resources(struct session *head, const struct stanza *st, int min,
+    int only)
+{
+	struct session	*s;
+	int		 n = 0;
+
+	for (s = head; s != NULL; s = s->next)
+		if (s->available && s->priority >= min &&
+		    (only == INT_MIN || s->priority == only)) {
+			session_send(s, st);
+			n++;
+		}
+	return n;
+}
+
+static void
+deliver_bare_message(const struct stanza *st, struct session *head)
+{
+	int	top;
+
+	switch (msg_type(st)) {
+	case MSG_NORMAL:
+	case MSG_CHAT:
+		/* RFC 6121 8.5.2.1.1: every resource of top priority. */
+		if ((top = top_priority(head)) >= 0)
+			send_resources(head, st, 0, top);
+		else	/* no offline storage: 8.5.2.2.1 (b) */
+			bounce(st, "cancel", "service-unavailable", NULL);
+		break;
+	case MSG_HEADLINE:
+		send_resources(head, st, 0, INT_MIN);
+		break;
+	case MSG_GROUPCHAT:
+		bounce(st, "cancel", "service-unavailable", NULL);
+		break;
+	default:
+		break;		/* errors are silently dropped */
+	}
+}
+
+static void
+deliver_bare(const struct stanza *st, const struct jid *to)
+{
+	struct session	*head = session_find_bare(to->bare);
+	const char	*type;
+
+	switch (stanza_kind(st)) {
+	case STANZA_MESSAGE:
+		deliver_bare_message(st, head);
+		break;
+	case STANZA_PRESENCE:
+		type = stanza_attr(st, "type");
+		if (type == NULL || strcmp(type, "unavailable") == 0)
+			send_resources(head, st, INT_MIN, INT_MIN);
+		else if (strcmp(type, "probe") != 0 &&
+		    strcmp(type, "error") != 0)	/* subscriptions */
+			send_resources(head, st, 0, INT_MIN);
+		break;
+	case STANZA_IQ:
+		/* Handled by the server on behalf of the account. */
+		iq_unhandled(st);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A full JID with no such resource online (RFC 6121 8.5.3.2). */
+static void
+deliver_full_missing(const struct stanza *st, const struct jid *to)
+{
+	const char	*type;
+
+	switch (stanza_kind(st)) {
+	case STANZA_MESSAGE:
+		if (msg_type(st) == MSG_GROUPCHAT)
+			bounce(st, "cancel", "service-unavailable", NULL);
+		else if (msg_type(st) != MSG_ERROR)
+			deliver_bare(st, to);
+		break;
+	case STANZA_PRESENCE:
+		type = stanza_attr(st, "type");
+		if (type != NULL && (strcmp(type, "subscribe") == 0 ||
+		    strcmp(type, "subscribed") == 0 ||
+		    strcmp(type, "unsubscribe") == 0 ||
+		    strcmp(type, "unsubscribed") == 0))
+			deliver_bare(st, to);
+		break;
+	case STANZA_IQ:
+		iq_unhandled(st);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The account does not exist (RFC 6121 8.5.1). */
+static void
+deliver_nouser(const struct stanza *st)
+{
+	switch (stanza_kind(st)) {
+	case STANZA_MESSAGE:
+		if (msg_type(st) != MSG_HEADLINE)
+			bounce(st, "cancel", "service-unavailable", NULL);
+		break;
+	case STANZA_IQ:
+		iq_unhandled(st);
+		break;
+	default:
+		break;		/* presence: silently ignored */
+	}
+}
+
+static void
+deliver_local(const struct stanza *st, const struct jid *to)
+{
+	struct session	*s;
+	int		 exists;
+
+	if (to->node == NULL) {
+		deliver_host(st);
+		return;
+	}
+	if (to->resource != NULL &&
+	    (s = session_find_full(to->full)) != NULL) {
+		session_send(s, st);
+		return;
+	}
+	if (session_find_bare(to->bare) == NULL) {
+		if ((exists = account_exists(to->domain, to->node)) == -1) {
+			if (!is_error(st))
+				bounce(st, "wait", "internal-server-error",
+				    "Storage error");
+			return;
+		}
+		if (exists == 0) {
+			deliver_nouser(st);
+			return;
+		}
+	}
+	if (to->resource != NULL)
+		deliver_full_missing(st, to);
+	else
+		deliver_bare(st, to);
+}
+
+void
+router_route(struct stanza *st)
+{
+	const char	*to = stanza_attr(st, "to");
+	struct jid	*j;
+
+	if (to == NULL) {
+		log_debug("router: dropping a stanza without 'to'");
+		return;
+	}
+	if ((j = jid_parse(to)) == NULL) {
+		bounce(st, "modify", "jid-malformed", NULL);
+		return;
+	}
+	if (conf_host_find(loop_conf(), j->domain) != NULL)
+		deliver_local(st, j);
+	else
+		/* Federation is not there yet. */
+		bounce(st, "cancel", "remote-server-not-found", NULL);
+	jid_free(j);
+}
+
+/* Presence without 'to' from a client: its own availability. */
+static void
+own_presence(struct session *s, const struct stanza *st)
+{
+	const char	*type = stanza_attr(st, "type");
+	struct stanza	*pr;
+	char		*text, *end;
+	long		 prio = 0;
+
+	if (type == NULL) {
+		if ((pr = stanza_child(st, STANZA_NS_CLIENT, "priority")) !=
+		    NULL) {
+			text = stanza_text(pr);
+			prio = strtol(text, &end, 10);
+			if (*text == '\0' || *end != '\0' || prio < -128 ||
+			    prio > 127)
+				prio = 0;
+			free(text);
+		}
+		s->available = 1;
+		s->priority = (int)prio;
+	} else if (strcmp(type, "unavailable") == 0)
+		s->available = 0;
+}
+
+/* RFC 6120 8.2.3 and 8.2.3: an iq needs an id and a known type. */
+static int
+iq_valid(const struct stanza *st)
+{
+	int	t = iq_type(st);
+
+	if (stanza_attr(st, "id") == NULL || t == IQ_BAD)
+		return 0;
+	if ((t == IQ_GET || t == IQ_SET) && stanza_nelements(st) != 1)
+		return 0;
+	return 1;
+}
+
+void
+router_from_session(struct session *s, struct stanza *st)
+{
+	enum stanza_kind kind = stanza_kind(st);
+	const char	*to = stanza_attr(st, "to");
+
+	/* RFC 6120 8.1.2.1: the server stamps 'from' with the full JID. */
+	stanza_set_attr(st, "from", s->jid->full);
+	if (kind == STANZA_IQ && !iq_valid(st)) {
+		if (!is_error(st) && iq_type(st) != IQ_RESULT)
+			bounce(st, "modify", "bad-request", NULL);
+		return;
+	}
+	if (to == NULL) {
+		switch (kind) {
+		case STANZA_PRESENCE:
+			own_presence(s, st);
+			return;
+		case STANZA_MESSAGE:
+		case STANZA_IQ:
+			/* Addressed to the account itself (RFC 6120 10.3). */
+			stanza_set_attr(st, "to", s->jid->bare);
+			if (kind == STANZA_IQ) {
+				deliver_bare(st, s->jid);
+				stanza_set_attr(st, "to", NULL);
+				return;
+			}
+			break;
+		default:
+			return;
+		}
+	}
+	router_route(st);
+}
+
+void
+router_bound(struct session *s)
+{
+}
+
+void
+router_unbound(struct session *s)
+{
+	s->available = 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * Storage engine: one LMDB environment (data_dir), named databases per
+ * store, keys "host \0 user \0 key".  The API is narrow (keyval now; map
+ * and archive come with the modules) so that another backend can replace
+ * LMDB without touching its users.
+ *
+ * Each write commits before it returns: a caller that acknowledges a
+ * write to a peer after store_*_put returned 0 has it on disk.
+ * MDB_MAP_FULL and other errors are logged once here and returned as -1;
+ * they never end the process.
+ */
+#ifndef TERN_STORE_H
+#define TERN_STORE_H
+
+#include <stddef.h>
+
+/* Opens (creating if needed) the environment in dir.  0 or -1. */
+int	store_open(const char *dir, size_t mapsize);
+void	store_close(void);
+int	store_is_open(void);
+
+/*
+ * Keyval: one value per (host, user, key).  user and key may be "".
+ * get: 0 and a copy in *val and *len (caller frees), 1 if absent, -1 error.
+ */
+int	store_kv_get(const char *db, const char *host, const char *user,
+	    const char *key, void **val, size_t *len);
+int	store_kv_put(const char *db, const char *host, const char *user,
+	    const char *key, const void *val, size_t len);
+/* 0 deleted, 1 absent, -1 error. */
+int	store_kv_del(const char *db, const char *host, const char *user,
+	    const char *key);
+/* Deletes every key of (host, user) in db; 0 or -1. */
+int	store_kv_del_user(const char *db, const char *host, const char *user);
+/*
+ * Calls fn(user, key, val, len, arg) for each entry of host, in key
+ * order; fn returns 0 to go on, 1 to stop.  0 or -1.
+ */
+int	store_kv_each(const char *db, const char *host,
+	    int (*fn)(const char *user, const char *key, const void *val,
+	    size_t len, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,76 @@
+"""Fixtures for the tern interop suite: a certificate for the session, a
+fresh ternd per test, and the ternd log attached to every failure."""
+
+import os
+
+import pytest
+
+import ternlib
+from ternlib import Server
+
+PASSWORDS = {
+    "alice@localhost": "alice-secret-1",
+    "bob@localhost": "bob-Secret-2",
+}
+
+
+def pytest_report_header(config):
+    return ["ternd: %s" % ternlib.TERND, "ternctl: %s" % ternlib.TERNCTL]
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("certs")
+    return ternlib.make_cert(str(d))
+
+
+@pytest.fixture(scope="session")
+def binaries():
+    missing = [p for p in (ternlib.TERND, ternlib.TERNCTL)
+               if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail("not built (set TERND / TERNCTL or build first): "
+                    + ", ".join(missing), pytrace=False)
+
+
+@pytest.fixture
+def make_server(tmp_path, certs, binaries, request):
+    """make_server(extra_conf="", users=PASSWORDS, start=True) -> Server.
+
+    Every server made here is stopped at teardown; a crash, a sanitizer
+    report or an unclean SIGTERM exit fails the test there."""
+    made = []
+
+    def make(extra_conf="", users=None, start=True, name=None):
+        d = tmp_path / (name or "srv%d" % len(made))
+        d.mkdir()
+        srv = Server(d, certs[0], certs[1], extra_conf=extra_conf,
+                     users=PASSWORDS if users is None else users)
+        made.append(srv)
+        request.node._tern_servers = made
+        if start:
+            srv.start()
+        return srv
+
+    yield make
+    problems = []
+    for srv in made:
+        for p in srv.stop():
+            problems.append("%s\n%s" % (p, srv.log_tail()))
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def server(make_server):
+    """A running ternd with alice and bob (see PASSWORDS)."""
+    return make_server()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when == "call":
+        for srv in getattr(item, "_tern_servers", []):
+            rep.sections.append(("ternd log %s" % srv.dir, srv.log_tail()))

@@ -1,0 +1,685 @@
+"""Helpers for the tern interop suite: a ternd under test, a raw XMPP
+stream for protocol-level checks, and a slixmpp client wrapper whose every
+wait is bounded.
+
+Nothing here talks to the network beyond 127.0.0.1 and the ports a test
+server picked for itself.
+"""
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout  # noqa: F401 (re-export)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TERND = os.environ.get("TERND", os.path.join(REPO, "src", "ternd"))
+TERNCTL = os.environ.get("TERNCTL", os.path.join(REPO, "tools", "ternctl"))
+
+DOMAIN = "localhost"
+WAIT = 10.0             # default bound for any single wait, seconds
+
+NS_STREAM = "http://etherx.jabber.org/streams"
+NS_STREAM_ERR = "urn:ietf:params:xml:ns:xmpp-streams"
+NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_STANZA = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_CLIENT = "jabber:client"
+NS_PING = "urn:xmpp:ping"
+
+SANITIZER_RE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer|MemorySanitizer)|"
+    r"runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def q(ns, name):
+    """Clark notation, as ElementTree spells qualified names."""
+    return "{%s}%s" % (ns, name)
+
+
+def free_port():
+    """A port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory, cn=DOMAIN, name="cert"):
+    """Self-signed certificate for cn (CN and subjectAltName DNS)."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + "-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec",
+         "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "30",
+         "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
+        check=True, capture_output=True, timeout=30)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def cert_der(pem_path):
+    """DER bytes of the first certificate in a PEM file."""
+    with open(pem_path) as f:
+        pem = f.read()
+    m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                  pem, re.S)
+    return ssl.PEM_cert_to_DER_cert(m.group(0))
+
+
+def client_tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class ServerDied(AssertionError):
+    pass
+
+
+class Server:
+    """One ternd with its own config, data_dir, certificate and ports."""
+
+    def __init__(self, tmp_path, cert, key, extra_conf="", users=None):
+        self.dir = str(tmp_path)
+        self.data_dir = os.path.join(self.dir, "data")
+        self.conf = os.path.join(self.dir, "tern.conf")
+        self.log_path = os.path.join(self.dir, "ternd.log")
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        with open(cert, "rb") as src, open(self.cert, "wb") as dst:
+            dst.write(src.read())
+        with open(key, "rb") as src, open(self.key, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(self.key, 0o600)
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.c2s_port = free_port()
+        self.tls_port = free_port()
+        while self.tls_port == self.c2s_port:
+            self.tls_port = free_port()
+        self.extra_conf = extra_conf
+        self.proc = None
+        self.logf = None
+        self.expect_exit = False
+        self.write_conf()
+        for jid, pw in (users or {}).items():
+            self.adduser(jid, pw)
+
+    # -- config -------------------------------------------------------
+
+    def conf_text(self, extra=None):
+        extra = self.extra_conf if extra is None else extra
+        return (
+            "log debug;\n"
+            'data_dir "%s";\n'
+            'listen c2s "127.0.0.1:%d";\n'
+            'listen c2s_tls "127.0.0.1:%d";\n'
+            "%s\n"
+            'host "%s" { certificate "%s" "%s"; }\n'
+        ) % (self.data_dir, self.c2s_port, self.tls_port, extra, DOMAIN,
+             self.cert, self.key)
+
+    def write_conf(self, text=None):
+        with open(self.conf, "w") as f:
+            f.write(self.conf_text() if text is None else text)
+
+    # -- process ------------------------------------------------------
+
+    def start(self, timeout=WAIT):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [TERND, "-f", self.conf, "-d"], stdin=subprocess.DEVNULL,
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        pending = [self.c2s_port, self.tls_port]
+        while pending:
+            if self.proc.poll() is not None:
+                raise ServerDied(
+                    "ternd exited with %s during startup\n%s"
+                    % (self.proc.returncode, self.log_tail()))
+            port = pending[0]
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                pending.pop(0)
+                continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "ternd did not accept connections on 127.0.0.1:%d "
+                    "within %ss\n%s" % (port, timeout, self.log_tail()))
+            time.sleep(0.05)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        assert self.alive(), "ternd is not running\n" + self.log_tail()
+        os.kill(self.proc.pid, sig)
+
+    def wait_exit(self, timeout=WAIT):
+        """Exit status, or None if still running after timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        """Teardown: stop ternd, and report crashes it had on the way.
+
+        Returns a list of problems (empty when all went well)."""
+        problems = []
+        if self.proc is None:
+            return problems
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.wait_exit(WAIT)
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait(5)
+                problems.append("ternd did not exit within %ss of SIGTERM"
+                                % WAIT)
+            elif rc != 0:
+                problems.append("ternd exited with status %d on SIGTERM"
+                                % rc)
+        elif not self.expect_exit:
+            problems.append("ternd died during the test (status %d%s)" % (
+                rc, " = signal %s" % signal.Signals(-rc).name
+                if rc < 0 else ""))
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+        m = SANITIZER_RE.search(self.log_text())
+        if m:
+            problems.append("sanitizer report in the ternd log: %r"
+                            % m.group(0))
+        return problems
+
+    # -- log ----------------------------------------------------------
+
+    def log_text(self, offset=0):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_tail(self, lines=400, offset=0):
+        text = self.log_text(offset).splitlines()
+        head = "---- ternd log %s" % self.log_path
+        if len(text) > lines:
+            head += " (last %d of %d lines)" % (lines, len(text))
+            text = text[-lines:]
+        return "\n".join([head] + text + ["---- end of ternd log"])
+
+    def wait_log(self, pattern, timeout=WAIT, offset=0):
+        """Wait until the log (from offset) matches pattern."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            if rx.search(self.log_text(offset)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    # -- ternctl ------------------------------------------------------
+
+    def ctl(self, *args, input=None, check=True, timeout=30):
+        r = subprocess.run(
+            [TERNCTL, "-f", self.conf] + list(args), input=input,
+            capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(
+                "ternctl %s exited %d\nstdout: %s\nstderr: %s"
+                % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
+
+    def adduser(self, jid, password):
+        return self.ctl("adduser", jid, input=password + "\n")
+
+    def passwd(self, jid, password):
+        return self.ctl("passwd", jid, input=password + "\n")
+
+    def deluser(self, jid):
+        return self.ctl("deluser", jid)
+
+    def users(self, domain=None):
+        r = self.ctl("users", *([domain] if domain else []))
+        return [line.strip() for line in r.stdout.splitlines()
+                if line.strip()]
+
+
+# ----------------------------------------------------------------------
+# Raw stream
+
+
+class StreamClosed(AssertionError):
+    pass
+
+
+class RawStream:
+    """A blocking XMPP stream over a socket, parsed with namespaces.
+
+    Every read has a deadline.  Top-level children of the stream arrive
+    as ElementTree elements in Clark notation; 'closed' is set once the
+    peer closed the stream (</stream:stream>) or the TCP connection."""
+
+    HEADER = ("<?xml version='1.0'?><stream:stream to='%s' version='1.0' "
+              "xml:lang='en' xmlns='jabber:client' "
+              "xmlns:stream='http://etherx.jabber.org/streams'>")
+
+    def __init__(self, port, tls=False, timeout=WAIT):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        self.tls = False
+        self.received = b""
+        self.eof = False
+        self.stream_ended = False
+        self.root = None
+        self.queue = []
+        self._new_parser()
+        if tls:
+            self._wrap_tls()
+
+    def _wrap_tls(self):
+        self.sock = client_tls_context().wrap_socket(
+            self.sock, server_hostname=DOMAIN)
+        self.tls = True
+
+    def _new_parser(self):
+        self.parser = ET.XMLPullParser(("start", "end"))
+        self.depth = 0
+        self.root = None
+        self.stream_ended = False
+
+    @property
+    def closed(self):
+        return self.eof or self.stream_ended
+
+    def transcript(self, limit=4000):
+        text = self.received.decode("utf-8", "replace")
+        if len(text) > limit:
+            text = "..." + text[-limit:]
+        return "received so far: " + text
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _fill(self, deadline):
+        """Read once; False on timeout, sets eof at end of stream."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError,
+                ssl.SSLZeroReturnError):
+            data = b""
+        except ssl.SSLError as e:
+            if "APPLICATION_DATA_AFTER_CLOSE_NOTIFY" in str(e):
+                data = b""
+            else:
+                raise
+        if not data:
+            self.eof = True
+            return True
+        self.received += data
+        self.parser.feed(data)
+        for ev, el in self.parser.read_events():
+            if ev == "start":
+                self.depth += 1
+                if self.depth == 1:
+                    self.root = el
+            else:
+                self.depth -= 1
+                if self.depth == 1:
+                    self.queue.append(el)
+                    self.root.remove(el)
+                elif self.depth == 0:
+                    self.stream_ended = True
+        return True
+
+    def next(self, timeout=WAIT):
+        """Next top-level element; None once the stream is closed.
+
+        Raises AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while not self.queue:
+            if self.closed:
+                return None
+            if not self._fill(deadline):
+                raise AssertionError(
+                    "no stanza from the server within %ss; %s"
+                    % (timeout, self.transcript()))
+        return self.queue.pop(0)
+
+    def poll(self, timeout):
+        """Like next() but returns None on timeout too."""
+        try:
+            return self.next(timeout)
+        except AssertionError:
+            if self.queue or self.closed:
+                raise
+            return None
+
+    def expect(self, tag, timeout=WAIT):
+        el = self.next(timeout)
+        assert el is not None, ("stream closed while waiting for %s; %s"
+                                % (tag, self.transcript()))
+        assert el.tag == tag, ("expected %s, got %s; %s"
+                               % (tag, ET.tostring(el), self.transcript()))
+        return el
+
+    def open(self, to=DOMAIN, timeout=WAIT):
+        """Send a stream header; return the stream features element."""
+        self._new_parser()
+        self.send(self.HEADER % to)
+        deadline = time.monotonic() + timeout
+        while self.root is None:
+            if self.closed or not self._fill(deadline):
+                raise AssertionError("no stream header from the server; "
+                                     + self.transcript())
+        assert self.root.tag == q(NS_STREAM, "stream"), (
+            "bad stream root %s; %s" % (self.root.tag, self.transcript()))
+        return self.expect(q(NS_STREAM, "features"),
+                           max(0.1, deadline - time.monotonic()))
+
+    def wait_closed(self, timeout=WAIT):
+        """Wait until the server closes the stream or the connection."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            if not self._fill(deadline):
+                return False
+        return True
+
+    def wait_eof(self, timeout=WAIT):
+        """Wait until the server closes the TCP connection."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            if not self._fill(deadline):
+                return False
+        return True
+
+    def stream_error(self, timeout=WAIT):
+        """Read until a stream error; return its condition names.
+
+        Fails if the stream closes or the time runs out first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            el = self.next(max(0.01, deadline - time.monotonic()))
+            if el is None:
+                raise AssertionError(
+                    "stream closed without a stream error; "
+                    + self.transcript())
+            if el.tag == q(NS_STREAM, "error"):
+                return [c.tag.split("}")[1] for c in el
+                        if c.tag.startswith("{%s}" % NS_STREAM_ERR)
+                        and not c.tag.endswith("}text")]
+
+    # -- negotiation helpers ------------------------------------------
+
+    def starttls(self):
+        self.send("<starttls xmlns='%s'/>" % NS_TLS)
+        self.expect(q(NS_TLS, "proceed"))
+        assert not self.queue, "data after <proceed/>"
+        self._wrap_tls()
+
+    def auth_plain(self, user, password, authzid=""):
+        import base64
+        blob = base64.b64encode(("%s\0%s\0%s" % (authzid, user, password))
+                                .encode("utf-8")).decode("ascii")
+        self.send("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                  % (NS_SASL, blob))
+        return self.next()
+
+    def bind(self, resource=None, iq_id="bind1"):
+        res = "<resource>%s</resource>" % resource if resource else ""
+        self.send("<iq type='set' id='%s'><bind xmlns='%s'>%s</bind></iq>"
+                  % (iq_id, NS_BIND, res))
+        return self.expect(q(NS_CLIENT, "iq"))
+
+    def login(self, user, password, resource=None):
+        """PLAIN login and bind; returns the bound full JID.
+
+        Negotiates STARTTLS unless the socket is already TLS."""
+        feats = self.open()
+        if not self.tls:
+            assert feats.find(q(NS_TLS, "starttls")) is not None, (
+                "no STARTTLS offered; " + self.transcript())
+            self.starttls()
+            feats = self.open()
+        mechs = [m.text for m in feats.iter(q(NS_SASL, "mechanism"))]
+        assert "PLAIN" in mechs, "PLAIN not offered over TLS: %r" % mechs
+        r = self.auth_plain(user, password)
+        assert r is not None and r.tag == q(NS_SASL, "success"), (
+            "PLAIN login failed; " + self.transcript())
+        feats = self.open()
+        assert feats.find(q(NS_BIND, "bind")) is not None, (
+            "no bind feature after SASL; " + self.transcript())
+        r = self.bind(resource)
+        assert r.get("type") == "result", "bind failed; " + self.transcript()
+        jid = r.find("%s/%s" % (q(NS_BIND, "bind"), q(NS_BIND, "jid")))
+        assert jid is not None and jid.text, "bind result without a JID"
+        self.jid = jid.text
+        return self.jid
+
+
+def stanza_error(el):
+    """(type, [conditions]) of a stanza's <error/>, or None."""
+    err = el.find(q(NS_CLIENT, "error"))
+    if err is None:
+        return None
+    return err.get("type"), [c.tag.split("}")[1] for c in err
+                             if c.tag.startswith("{%s}" % NS_STANZA)
+                             and not c.tag.endswith("}text")]
+
+
+# ----------------------------------------------------------------------
+# slixmpp
+
+
+class LoginFailed(AssertionError):
+    def __init__(self, msg, condition=None):
+        super().__init__(msg)
+        self.condition = condition
+
+
+class Client(slixmpp.ClientXMPP):
+    """slixmpp client pinned to a test server, with queues for what it
+    receives.  Build and use it inside a running event loop."""
+
+    def __init__(self, jid, password, mech=None, plugins=()):
+        super().__init__(jid, password, sasl_mech=mech)
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE
+        self.use_ipv6 = False
+        # Real clients answer XEP-0199 pings; this also registers the
+        # <ping/> stanza plugin used by the tests.
+        self.register_plugin("xep_0199")
+        for p in plugins:
+            self.register_plugin(p)
+        self.inbox = asyncio.Queue()        # non-error messages with body
+        self.error_inbox = asyncio.Queue()  # message errors
+        self.stream_errors = []
+        self.auth_failures = []
+        self._started = asyncio.Event()
+        self._auth_failed = asyncio.Event()
+        self._gone = asyncio.Event()
+        self.add_event_handler("session_start",
+                               lambda _: self._started.set())
+        self.add_event_handler("failed_auth", self._on_failed_auth)
+        self.add_event_handler("failed_all_auth",
+                               lambda _: self._auth_failed.set())
+        self.add_event_handler("stream_error", self._on_stream_error)
+        self.add_event_handler("disconnected", lambda _: self._gone.set())
+        self.add_event_handler("message", self._on_message)
+        self.add_event_handler("message_error",
+                               lambda m: self.error_inbox.put_nowait(m))
+
+    # The test fixture pins the address; no DNS, and SNI says "localhost"
+    # as it would for a real client of this domain.
+    async def get_dns_records(self, domain, port=None):
+        return [(DOMAIN, self._pinned[0], self._pinned[1])]
+
+    def _on_failed_auth(self, stanza):
+        self.auth_failures.append(stanza["condition"])
+        self._auth_failed.set()
+
+    def _on_stream_error(self, err):
+        self.stream_errors.append(err["condition"])
+
+    def _on_message(self, msg):
+        if msg["type"] != "error":
+            self.inbox.put_nowait(msg)
+
+    async def start(self, port, use_ssl=False, timeout=WAIT,
+                    presence=True, **kw):
+        """Connect, authenticate, bind; raise LoginFailed on failure."""
+        self._pinned = ("127.0.0.1", port)
+        self.default_domain = DOMAIN
+        self.connect(address=self._pinned, use_ssl=use_ssl, **kw)
+        waits = {asyncio.ensure_future(e.wait()): name for e, name in (
+            (self._started, "started"), (self._auth_failed, "auth"),
+            (self._gone, "gone"))}
+        done, pending = await asyncio.wait(
+            waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+        if not done:
+            self.abort()
+            raise LoginFailed("login as %s timed out after %ss"
+                              % (self.requested_jid, timeout))
+        if not self._started.is_set():
+            cond = self.auth_failures[-1] if self.auth_failures else None
+            self.cancel_connection_attempt()
+            self.abort()
+            raise LoginFailed(
+                "login as %s failed: auth failures %r, stream errors %r, "
+                "disconnected %s, mechanisms offered %r, requested %r"
+                % (self.requested_jid, self.auth_failures,
+                   self.stream_errors, self._gone.is_set(),
+                   sorted(self["feature_mechanisms"].mech_list),
+                   self["feature_mechanisms"].use_mech), cond)
+        if presence:
+            self.send_presence()
+            await self.barrier()
+        return self
+
+    async def barrier(self, timeout=WAIT):
+        """Round trip to the server: everything sent before it has been
+        processed when this returns.  Any iq reply will do."""
+        iq = self.make_iq_get(queryxmlns="urn:tern:test:barrier",
+                              ito=DOMAIN)
+        try:
+            await iq.send(timeout=timeout)
+        except IqError:
+            pass
+        except IqTimeout:
+            raise AssertionError("the server did not answer an iq get "
+                                 "within %ss (barrier)" % timeout)
+
+    async def next_message(self, timeout=WAIT):
+        try:
+            return await asyncio.wait_for(self.inbox.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError("%s received no message within %ss"
+                                 % (self.boundjid, timeout))
+
+    async def next_error(self, timeout=WAIT):
+        try:
+            return await asyncio.wait_for(self.error_inbox.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError("%s received no message error within %ss"
+                                 % (self.boundjid, timeout))
+
+    async def wait_gone(self, timeout=WAIT):
+        try:
+            await asyncio.wait_for(self._gone.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    @property
+    def gone(self):
+        return self._gone.is_set()
+
+    async def close(self):
+        if self.transport is None:
+            return
+        try:
+            await asyncio.wait_for(self.disconnect(wait=1), 3)
+        except (asyncio.TimeoutError, Exception):
+            pass
+        self.abort()
+
+
+class Clients:
+    """async with Clients(server) as cs: a = await cs.login('alice', 'pw')
+
+    Closes every client on the way out, whatever happened."""
+
+    def __init__(self, server):
+        self.server = server
+        self.all = []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await asyncio.gather(*(c.close() for c in self.all),
+                             return_exceptions=True)
+
+    def client(self, jid, password, mech="PLAIN", plugins=()):
+        if "@" not in jid:
+            jid = "%s@%s" % (jid, DOMAIN)
+        c = Client(jid, password, mech=mech, plugins=plugins)
+        self.all.append(c)
+        return c
+
+    async def login(self, jid, password, mech="PLAIN", direct_tls=False,
+                    plugins=(), presence=True, timeout=WAIT, **kw):
+        c = self.client(jid, password, mech=mech, plugins=plugins)
+        port = self.server.tls_port if direct_tls else self.server.c2s_port
+        return await c.start(port, use_ssl=direct_tls, presence=presence,
+                             timeout=timeout, **kw)
+
+
+def run(coro, timeout=60):
+    """Run one test scenario on a fresh event loop, bounded."""
+    async def bounded():
+        return await asyncio.wait_for(coro, timeout)
+    return asyncio.run(bounded())
