@@ -334,10 +334,15 @@ set_binding(struct sasl_sess *s, const char *type, int critical)
 	    s->cb.data.endpoint_len > 0) {
 		b->data = s->cb.data.endpoint;
 		b->len = s->cb.data.endpoint_len;
+	} else if (strcmp(type, "tls-unique") == 0 &&
+	    s->cb.data.unique_len > 0) {
+		b->data = s->cb.data.unique;
+		b->len = s->cb.data.unique_len;
 	} else
 		return -1;
-	b->name = strcmp(type, "tls-exporter") == 0 ?
-	    "tls-exporter" : "tls-server-end-point";
+	b->name = strcmp(type, "tls-exporter") == 0 ? "tls-exporter" :
+	    strcmp(type, "tls-unique") == 0 ? "tls-unique" :
+	    "tls-server-end-point";
 	b->critical = critical;
 	/* libsasl2 keeps the pointer: b lives as long as the session. */
 	return sasl_setprop(s->conn, SASL_CHANNEL_BINDING, b) == SASL_OK ?
@@ -414,7 +419,7 @@ sasl_sess_mechs(struct sasl_sess *s)
 }
 
 int
-sasl_sess_cb_types(struct sasl_sess *s, const char *names[2])
+sasl_sess_cb_types(struct sasl_sess *s, const char *names[3])
 {
 	int	n = 0;
 
@@ -424,6 +429,8 @@ sasl_sess_cb_types(struct sasl_sess *s, const char *names[2])
 		names[n++] = "tls-exporter";
 	if (s->cb.data.endpoint_len > 0)
 		names[n++] = "tls-server-end-point";
+	if (s->cb.data.unique_len > 0)
+		names[n++] = "tls-unique";
 	return n;
 }
 

@@ -16,6 +16,8 @@ struct sasl_cbdata {
 	int		has_exporter;
 	unsigned char	endpoint[64];	/* RFC 5929 tls-server-end-point */
 	unsigned	endpoint_len;
+	unsigned char	unique[64];	/* RFC 5929 tls-unique (COMPAT) */
+	unsigned	unique_len;
 };
 
 enum sasl_step {
@@ -41,7 +43,7 @@ void		 sasl_sess_free(struct sasl_sess *);
 /* Space-separated mechanisms offered; borrowed. */
 const char	*sasl_sess_mechs(struct sasl_sess *);
 /* Channel-binding types offered (XEP-0440): count, names in names[]. */
-int		 sasl_sess_cb_types(struct sasl_sess *, const char *names[2]);
+int		 sasl_sess_cb_types(struct sasl_sess *, const char *names[3]);
 
 /*
  * One step.  b64in: the element's text (NULL when <auth/> carried no

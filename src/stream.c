@@ -261,7 +261,7 @@ add_mechanisms(struct stream *s, struct stanza *f)
 {
 	struct sasl_cbdata	 cb, *cbp = NULL;
 	struct stanza		*m, *cbe;
-	const char		*p, *sp, *types[2];
+	const char		*p, *sp, *types[3];
 	char			*name;
 	int			 i, n;
 

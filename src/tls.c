@@ -253,7 +253,18 @@ tls_channel_binding(SSL *ssl, struct sasl_cbdata *cb)
 	if (md != NULL && X509_digest(x, md, cb->endpoint, &len) == 1 &&
 	    len <= sizeof(cb->endpoint))
 		cb->endpoint_len = len;
-	return cb->has_exporter || cb->endpoint_len > 0 ? 0 : -1;
+	/*
+	 * COMPAT: tls-unique, the first Finished message of the handshake.
+	 * RFC 9266 retires it for TLS 1.3, but clients that know no other
+	 * type (slixmpp among them) still send it, computed this way.
+	 */
+	cb->unique_len = (unsigned)(SSL_session_reused(ssl) ?
+	    SSL_get_finished(ssl, cb->unique, sizeof(cb->unique)) :
+	    SSL_get_peer_finished(ssl, cb->unique, sizeof(cb->unique)));
+	if (cb->unique_len > sizeof(cb->unique))
+		cb->unique_len = 0;
+	return cb->has_exporter || cb->endpoint_len > 0 ||
+	    cb->unique_len > 0 ? 0 : -1;
 }
 
 unsigned
