@@ -860,9 +860,13 @@ parse_addr(const char *addr, struct conf_listen *l)
 	if ((l->port = parse_port(colon + 1)) == -1)
 		return "the port must be a number from 1 to 65535";
 	l->host = xstrndup(h, hlen);
+	if (*addr != '[' && strcasecmp(l->host, "localhost") == 0) {
+		/* listen.c knows it in lower case only. */
+		free(l->host);
+		l->host = xstrdup("localhost");
+	}
 	if (*addr == '[' ? inet_pton(AF_INET6, l->host, bin) == 1 :
-	    strcmp(l->host, "*") == 0 ||
-	    strcasecmp(l->host, "localhost") == 0 ||
+	    strcmp(l->host, "*") == 0 || strcmp(l->host, "localhost") == 0 ||
 	    inet_pton(AF_INET, l->host, bin) == 1)
 		return NULL;
 	free(l->host);
@@ -1019,10 +1023,36 @@ same_host(const char *a, const char *b)
 {
 	unsigned char	ba[16], bb[16];
 
-	if (strcasecmp(a, b) == 0)
+	if (strcmp(a, b) == 0)
 		return 1;
 	if (inet_pton(AF_INET6, a, ba) == 1 && inet_pton(AF_INET6, b, bb) == 1)
 		return memcmp(ba, bb, 16) == 0;
+	if (inet_pton(AF_INET, a, ba) == 1 && inet_pton(AF_INET, b, bb) == 1)
+		return memcmp(ba, bb, 4) == 0;
+	return 0;
+}
+
+/* listen.c binds "*" and "::" dual-stack: they also take 0.0.0.0. */
+static int
+is_wildcard(const char *h)
+{
+	return strcmp(h, "*") == 0 || same_host(h, "::") ||
+	    same_host(h, "0.0.0.0");
+}
+
+static int
+check_listen(struct conf_parse *p, const struct conf_listen *a,
+    const struct conf_listen *b)
+{
+	if (a->port != b->port)
+		return 0;
+	if (same_host(a->host, b->host))
+		return conf_error_at(p, b->line, "duplicate listen address "
+		    "\"%s\" (first at line %d)", b->addr, a->line);
+	if (is_wildcard(a->host) && is_wildcard(b->host))
+		return conf_error_at(p, b->line, "listen address \"%s\" "
+		    "overlaps \"%s\" (line %d): both listen on all addresses",
+		    b->addr, a->addr, a->line);
 	return 0;
 }
 
@@ -1030,7 +1060,6 @@ static int
 check_conf(struct conf_parse *p)
 {
 	const struct tern_conf	*c = p->conf;
-	const struct conf_listen *a, *b;
 	size_t			 i, j;
 
 	if (c->nhosts == 0)
@@ -1045,16 +1074,11 @@ check_conf(struct conf_parse *p)
 	if (c->nlistens == 0)
 		return conf_error_at(p, eof_line(p), "no listen directive: at "
 		    "least one is required, e.g. listen c2s \"[::]:5222\";");
-	for (i = 1; i < c->nlistens; i++) {
-		b = &c->listens[i];
-		for (j = 0; j < i; j++) {
-			a = &c->listens[j];
-			if (a->port == b->port && same_host(a->host, b->host))
-				return conf_error_at(p, b->line, "duplicate "
-				    "listen address \"%s\" (first at line %d)",
-				    b->addr, a->line);
-		}
-	}
+	for (i = 1; i < c->nlistens; i++)
+		for (j = 0; j < i; j++)
+			if (check_listen(p, &c->listens[j], &c->listens[i]) ==
+			    -1)
+				return -1;
 	return 0;
 }
 

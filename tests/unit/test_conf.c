@@ -572,11 +572,12 @@ Test(conf, listen)
 {
 	struct tern_conf	*c;
 
-	c = load("listen c2s localhost:5222;\nlisten c2s_tls \"[::]:1\";\n"
+	c = load("listen c2s LOCALHOST:5222;\nlisten c2s_tls \"[::]:1\";\n"
 	    "listen c2s \"0.0.0.0:65535\";\n"
 	    "host a {\n\tcertificate a b;\n}\n");
 	cr_assert_not_null(c, "%s", errbuf);
 	cr_assert_str_eq(c->listens[0].host, "localhost");
+	cr_assert_str_eq(c->listens[0].addr, "LOCALHOST:5222");
 	cr_assert_eq(c->listens[0].port, 5222);
 	cr_assert_str_eq(c->listens[1].host, "::");
 	cr_assert_eq(c->listens[1].port, 1);
@@ -622,6 +623,15 @@ Test(conf, semantic_checks)
 	fails("listen c2s \"*:5222\";\nlisten c2s \"*:5222\";\n"
 	    "host a {\n\tcertificate a b;\n}\n", 2,
 	    "duplicate listen address \"*:5222\" (first at line 1)");
+	fails("listen c2s localhost:5222;\nlisten c2s LocalHost:5222;\n"
+	    "host a {\n\tcertificate a b;\n}\n", 2,
+	    "duplicate listen address \"LocalHost:5222\" (first at line 1)");
+	fails("listen c2s \"*:5222\";\nlisten c2s \"0.0.0.0:5222\";\n"
+	    "host a {\n\tcertificate a b;\n}\n", 2,
+	    "listen address \"0.0.0.0:5222\" overlaps \"*:5222\" (line 1): "
+	    "both listen on all addresses");
+	fails("listen c2s \"[::]:5222\";\nlisten c2s \"*:5222\";\n"
+	    "host a {\n\tcertificate a b;\n}\n", 2, "overlaps \"[::]:5222\"");
 }
 
 Test(conf, distinct_listen_ports)
