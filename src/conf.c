@@ -1161,6 +1161,58 @@ file_error(const char *path, const char *what, char *err, size_t errlen)
 		    strerror(errno));
 }
 
+/* Makes *pathp absolute against dir ("" = leave it), in place. */
+static void
+resolve(char **pathp, const char *dir)
+{
+	char	*abs;
+
+	if (*pathp == NULL || **pathp == '/' || *dir == '\0')
+		return;
+	xasprintf(&abs, "%s/%s", dir, *pathp);
+	free(*pathp);
+	*pathp = abs;
+}
+
+/*
+ * Relative paths are relative to the folder of the configuration file,
+ * so that they mean the same after ternd has changed its directory.
+ */
+static void
+resolve_paths(struct tern_conf *conf, const char *path)
+{
+	char	*dir, *slash;
+	size_t	 i;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		*dir = '\0';
+	if (*dir == '\0' && path[0] != '/') {
+		free(dir);
+		dir = realpath(".", NULL);
+		if (dir == NULL)
+			return;
+	} else if (dir[0] != '/') {
+		char	*real = realpath(dir, NULL);
+
+		free(dir);
+		if ((dir = real) == NULL)
+			return;
+	}
+	resolve(&conf->data_dir, dir);
+	resolve(&conf->pid_file, dir);
+	if (conf->log_dest != NULL && strcmp(conf->log_dest, "stderr") != 0 &&
+	    strcmp(conf->log_dest, "syslog") != 0)
+		resolve(&conf->log_dest, dir);
+	for (i = 0; i < conf->nhosts; i++) {
+		resolve(&conf->hosts[i].cert, dir);
+		resolve(&conf->hosts[i].key, dir);
+	}
+	free(dir);
+}
+
 struct tern_conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
@@ -1181,6 +1233,8 @@ conf_load(const char *path, char *err, size_t errlen)
 	fclose(f);
 	conf = load_buf(buf, len, path, err, errlen);
 	free(buf);
+	if (conf != NULL)
+		resolve_paths(conf, path);
 	return conf;
 }
 

@@ -199,22 +199,25 @@ print_user(const char *user, void *arg)
 static int
 cmd_users(int argc, char **argv)
 {
-	size_t	i;
-	int	rc = 0;
+	char	*dom = NULL;
+	size_t	 i;
+	int	 rc = 0;
 
 	if (argc > 2)
 		usage();
-	if (argc == 2 && conf_host_find(conf, argv[1]) == NULL) {
+	if (argc == 2 && ((dom = jid_prep_domain(argv[1])) == NULL ||
+	    conf_host_find(conf, dom) == NULL)) {
 		fprintf(stderr, "ternctl: %s is not a host in %s\n", argv[1],
 		    conf_path);
+		free(dom);
 		return 1;
 	}
 	for (i = 0; i < conf->nhosts; i++)
-		if ((argc < 2 || strcmp(conf->hosts[i].name,
-		    conf_host_find(conf, argv[1])->name) == 0) &&
+		if ((dom == NULL || strcmp(conf->hosts[i].name, dom) == 0) &&
 		    account_each(conf->hosts[i].name, print_user,
 		    conf->hosts[i].name) == -1)
 			rc = 1;
+	free(dom);
 	return rc;
 }
 

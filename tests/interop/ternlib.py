@@ -539,6 +539,7 @@ class Client(slixmpp.ClientXMPP):
         self._started = asyncio.Event()
         self._auth_failed = asyncio.Event()
         self._gone = asyncio.Event()
+        self._stream_error = asyncio.Event()
         self.add_event_handler("session_start",
                                lambda _: self._started.set())
         self.add_event_handler("failed_auth", self._on_failed_auth)
@@ -561,6 +562,7 @@ class Client(slixmpp.ClientXMPP):
 
     def _on_stream_error(self, err):
         self.stream_errors.append(err["condition"])
+        self._stream_error.set()
 
     def _on_message(self, msg):
         if msg["type"] != "error":
@@ -580,13 +582,19 @@ class Client(slixmpp.ClientXMPP):
         for t in pending:
             t.cancel()
         if not done:
-            self.abort()
+            self.kill()
             raise LoginFailed("login as %s timed out after %ss"
                               % (self.requested_jid, timeout))
+        if not self._started.is_set() and not self._auth_failed.is_set():
+            # disconnected: let queued stanzas (a SASL failure, a stream
+            # error) be handled before judging
+            try:
+                await asyncio.wait_for(self._auth_failed.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
         if not self._started.is_set():
             cond = self.auth_failures[-1] if self.auth_failures else None
-            self.cancel_connection_attempt()
-            self.abort()
+            self.kill()
             raise LoginFailed(
                 "login as %s failed: auth failures %r, stream errors %r, "
                 "disconnected %s, mechanisms offered %r, requested %r"
@@ -633,18 +641,40 @@ class Client(slixmpp.ClientXMPP):
         except asyncio.TimeoutError:
             return False
 
+    async def wait_stream_error(self, timeout=WAIT):
+        """Conditions of the stream errors received, waiting for one.
+
+        slixmpp handles stanzas from a queue, so 'disconnected' may fire
+        before a stream error that came before it has been handled."""
+        try:
+            await asyncio.wait_for(self._stream_error.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        return list(self.stream_errors)
+
     @property
     def gone(self):
         return self._gone.is_set()
+
+    def kill(self):
+        """Drop the connection now.  (slixmpp's abort() calls abort()
+        after close() on the transport, which raises for TLS ones.)"""
+        self.cancel_connection_attempt()
+        t = self.transport
+        if t is not None:
+            try:
+                t.abort()
+            except Exception:
+                pass
 
     async def close(self):
         if self.transport is None:
             return
         try:
             await asyncio.wait_for(self.disconnect(wait=1), 3)
-        except (asyncio.TimeoutError, Exception):
+        except Exception:
             pass
-        self.abort()
+        self.kill()
 
 
 class Clients:

@@ -49,7 +49,8 @@ def test_resource_conflict_replaces_old_session(server):
             new = await cs.login(ALICE + "/phone", PASSWORDS[ALICE])
             assert new.boundjid.full == ALICE + "/phone"
             assert await old.wait_gone(), "old session still connected"
-            assert "conflict" in old.stream_errors, old.stream_errors
+            errs = await old.wait_stream_error()
+            assert errs == ["conflict"], errs
             assert not new.gone
             # the new session is the one that gets traffic
             b = await cs.login(BOB, PASSWORDS[BOB])

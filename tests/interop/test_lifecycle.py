@@ -199,8 +199,8 @@ def test_sigterm_system_shutdown(server):
             server.signal(signal.SIGTERM)
             for c in (a, b):
                 assert await c.wait_gone(), "%s not disconnected" % c.boundjid
-                assert c.stream_errors == ["system-shutdown"], (
-                    c.boundjid, c.stream_errors)
+                errs = await c.wait_stream_error()
+                assert errs == ["system-shutdown"], (c.boundjid, errs)
 
     try:
         pre_auth.open()

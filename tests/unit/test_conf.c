@@ -666,3 +666,34 @@ Test(conf, free_null)
 {
 	conf_free(NULL);
 }
+
+Test(conf, relative_paths_follow_the_file)
+{
+	char			 dir[] = "/tmp/tern-conf-XXXXXX", path[128];
+	char			 err[512], want[256];
+	struct tern_conf	*c;
+	FILE			*f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("data_dir \"data\";\npid_file \"/run/tern.pid\";\n"
+	    "log info \"../log/tern.log\";\n"
+	    "listen c2s \"127.0.0.1:5222\";\n"
+	    "host \"a.example\" { certificate \"c.pem\" \"/k.pem\"; }\n", f);
+	fclose(f);
+	c = conf_load(path, err, sizeof(err));
+	cr_assert_not_null(c, "%s", err);
+	snprintf(want, sizeof(want), "%s/data", dir);
+	cr_assert_str_eq(c->data_dir, want);
+	cr_assert_str_eq(c->pid_file, "/run/tern.pid");
+	snprintf(want, sizeof(want), "%s/../log/tern.log", dir);
+	cr_assert_str_eq(c->log_dest, want);
+	snprintf(want, sizeof(want), "%s/c.pem", dir);
+	cr_assert_str_eq(c->hosts[0].cert, want);
+	cr_assert_str_eq(c->hosts[0].key, "/k.pem");
+	conf_free(c);
+	unlink(path);
+	rmdir(dir);
+}
