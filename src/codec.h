@@ -8,8 +8,14 @@
  * codec's restart() (takes effect right after the current top-level
  * element: the rest of the bytes fed in the same call are parsed as a new
  * stream) or pause() (the rest of the bytes fed in the same call are
- * discarded and feed returns), but must never free the codec: the stream
- * retires itself and the reaper frees it later.
+ * discarded and feed returns), but must never free the codec nor call
+ * feed(): the stream retires itself and the reaper frees it later.
+ *
+ * After pause() every byte fed is dropped (feed returns 0) until
+ * restart() is called; pause() and restart() together, as after
+ * <starttls/>, drop the rest of the call and expect a new stream.
+ * restart() outside a callback forgets the current stream at once.
+ * After cb->error neither has any effect: feed keeps returning -1.
  */
 #ifndef TERN_CODEC_H
 #define TERN_CODEC_H
@@ -50,7 +56,7 @@ struct codec_ops {
 	 */
 	void	*(*create)(const struct codec_cb *, void *arg,
 		    const char *content_ns, const struct tern_limits *);
-	void	 (*destroy)(void *);
+	void	 (*destroy)(void *);	/* never from inside a callback */
 	/* 0, or -1 after cb->error was called (or was called earlier). */
 	int	 (*feed)(void *, const char *buf, size_t len);
 	void	 (*restart)(void *);
@@ -73,6 +79,11 @@ extern const struct codec_ops codec_xml;
  * Serializes st as XML into out, escaping text (&, <, >) and attribute
  * values (&, <, >, ', ") and declaring namespaces relative to
  * parent_ns (xmlns='...' is omitted where st's ns equals parent_ns).
+ * CR, and in attribute values TAB and LF, become character references
+ * so that parsing gives back the same tree.  Elements in
+ * STANZA_NS_STREAMS are written with the stream: prefix, which the
+ * stream header declares; xml:lang keeps the xml: prefix; other
+ * namespaced attributes get a prefix declared on their element.
  */
 void	codec_xml_serialize(const struct stanza *st, struct evbuffer *out,
 	    const char *parent_ns);

@@ -8,9 +8,10 @@
  * which nothing more is parsed.
  *
  * Ownership: the codec owns its parser, the stanza being built and the
- * saved stream header.  A finished top-level element is lent to
- * cb->stanza and released when the callback returns.  Callbacks run
- * inside feed() and must not destroy the codec.
+ * saved stream header; between stanzas it holds nothing else.  A
+ * finished top-level element is lent to cb->stanza and released when the
+ * callback returns.  Callbacks run inside feed() and must not destroy
+ * the codec.
  *
  * Input is handed to expat in slices of FEED_SLICE bytes so that the
  * byte limit is checked between slices: a start tag or text node that
@@ -38,7 +39,6 @@
  */
 #define NS_SEP		'\xff'
 #define FEED_SLICE	4096	/* bytes per XML_Parse call */
-#define TEXT_KEEP	1024	/* text buffer kept between stanzas */
 
 /* What the namespace declarations on the stream header said. */
 enum hdr_ns {
@@ -48,11 +48,11 @@ enum hdr_ns {
 };
 
 struct xml_codec {
-	const struct codec_cb	 *cb;
-	void			 *arg;
-	char			 *content_ns;
+	const struct codec_cb	*cb;
+	void			*arg;
+	char			*content_ns;
 	const struct tern_limits *lim;
-	XML_Parser		  p;		/* NULL until bytes arrive */
+	XML_Parser		 p;		/* NULL until bytes arrive */
 
 	/*
 	 * The stream header last opened and the namespaces it declared
@@ -60,30 +60,30 @@ struct xml_codec {
 	 * a parser freed while the session idles can be recreated primed
 	 * with the same context.
 	 */
-	struct stanza		 *hdr;
+	struct stanza		*hdr;
 	char			**decls;
-	size_t			  ndecls;
-	enum hdr_ns		  hdr_default;
-	enum hdr_ns		  hdr_prefix;
+	size_t			 ndecls;
+	enum hdr_ns		 hdr_default;
+	enum hdr_ns		 hdr_prefix;
 
 	/* The top-level element being built: stack[0] is its root. */
 	struct stanza		**stack;
-	unsigned		  stackcap;
-	unsigned		  depth;	/* open elements, stream incl. */
-	unsigned		  nsdecls;	/* on the next start tag */
-	char			 *text;		/* character data not yet added */
-	size_t			  textlen;
-	size_t			  textcap;
+	unsigned		 stackcap;
+	unsigned		 depth;		/* open elements, stream too */
+	unsigned		 nsdecls;	/* on the coming start tag */
+	char			*text;		/* not yet added to the tree */
+	size_t			 textlen;
+	size_t			 textcap;
 
-	/* Byte positions, counted from the start of the current parser. */
-	XML_Index		  fed;		/* bytes handed to expat */
-	XML_Index		  boundary;	/* end of last top-level element */
-	XML_Index		  restart_at;	/* end of the element restarting */
+	/* Byte positions from the start of the current parser. */
+	XML_Index		 fed;		/* handed to expat */
+	XML_Index		 boundary;	/* end of last top-level item */
+	XML_Index		 restart_at;	/* where a new stream starts */
 
-	int			  in_feed;
-	int			  failed;
-	int			  paused;
-	int			  want_restart;
+	int			 in_feed;
+	int			 failed;
+	int			 paused;
+	int			 want_restart;
 };
 
 static void
@@ -315,13 +315,10 @@ stanza_done(struct xml_codec *c)
 {
 	struct stanza	*st = c->stack[0];
 
+	/* Between stanzas the codec holds no tree and no buffers. */
 	c->stack[0] = NULL;
+	tree_clear(c);
 	c->boundary = event_end(c);
-	if (c->textcap > TEXT_KEEP) {
-		free(c->text);
-		c->text = NULL;
-		c->textcap = 0;
-	}
 	c->cb->stanza(c->arg, st);
 	stanza_unref(st);
 }
@@ -530,7 +527,7 @@ feed_slice(struct xml_codec *c, const char *buf, size_t n)
 		return -1;
 	if (c->want_restart) {
 		/* A new stream starts right after restart_at. */
-		n = c->restart_at < start ? 0 : (size_t)(c->restart_at - start);
+		n = c->restart_at > start ? (size_t)(c->restart_at - start) : 0;
 		if (c->paused) {
 			stream_reset(c);
 			return -1;
@@ -679,7 +676,9 @@ ns_same(const char *a, const char *b)
 /*
  * Attributes in namespaces other than xml: get a prefix declared on the
  * element itself: "ns" and the 1-based index of the first attribute in
- * the same namespace, so distinct namespaces never share one.
+ * the same namespace, so distinct namespaces never share one.  Plain
+ * attributes named xmlns or xmlns:* (a builder's mistake; the parser
+ * never makes them) are left out rather than clash with ours.
  */
 static void
 put_attrs(const struct stanza *st, struct evbuffer *out)
@@ -691,6 +690,10 @@ put_attrs(const struct stanza *st, struct evbuffer *out)
 	for (i = 0; i < st->nattrs; i++) {
 		a = &st->attrs[i];
 		if (a->ns == NULL || a->ns[0] == '\0') {
+			/* Namespaces are the serializer's business. */
+			if (strncmp(a->name, "xmlns", 5) == 0 &&
+			    (a->name[5] == '\0' || a->name[5] == ':'))
+				continue;
 			put_attr(out, NULL, a->name, a->value);
 			continue;
 		}

@@ -81,7 +81,10 @@ void		 stanza_add_text(struct stanza *, const char *, size_t);
 /* Adds <name xmlns=ns>text</name>; returns the child (borrowed). */
 struct stanza	*stanza_add_text_child(struct stanza *, const char *ns,
 		    const char *name, const char *text);
-/* Removes and releases every child element with this ns and name. */
+/*
+ * Removes and releases every child element with this ns and name (NULL
+ * matches any); text nodes left side by side are merged.
+ */
 void		 stanza_remove_children(struct stanza *, const char *ns,
 		    const char *name);
 
@@ -90,7 +93,7 @@ struct stanza	*stanza_child(const struct stanza *, const char *ns,
 		    const char *name);
 /* Number of child elements (text nodes not counted). */
 size_t		 stanza_nelements(const struct stanza *);
-/* Concatenated direct text children; caller frees. */
+/* Concatenated direct text children ("" if none); caller frees. */
 char		*stanza_text(const struct stanza *);
 
 enum stanza_kind stanza_kind(const struct stanza *);
