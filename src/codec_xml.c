@@ -18,6 +18,8 @@
  * never ends is refused once it passes the limit, however large the
  * chunk fed at once, and expat's buffer stays bounded by the limit.
  */
+#include "config.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,7 +478,9 @@ parser_start(struct xml_codec *c)
 	 * may defer parsing a token until more input arrives; a stanza
 	 * must be delivered as soon as its last byte is here.
 	 */
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
 	XML_SetReparseDeferralEnabled(p, XML_FALSE);
+#endif
 	c->p = p;
 }
 

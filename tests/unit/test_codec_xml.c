@@ -23,7 +23,7 @@
 #define HDR2	"<?xml version='1.0'?><stream:stream xmlns='jabber:client' " \
 		NS_STREAMS_ATTR " to='example.org' version='1.0' id='two'>"
 
-/* The byte limit is the documented default; depth and attrs as assumed. */
+/* The defaults of max_stanza_size, max_depth and max_attrs (conf.c). */
 static const struct tern_limits deflim = {
 	.stanza_size = 256 * 1024,
 	.depth = 64,
@@ -315,6 +315,9 @@ Test(codec_xml, client_stream_whole)
 	    "jabber:iq:roster");
 	cr_assert_str_eq(stanza_attr_ns(stanza_child(r->kept[1], NULL,
 	    "status"), STANZA_NS_XML, "lang"), "fr");
+	/* Text split by entities and references is one node. */
+	cr_assert_eq(stanza_child(r->kept[1], NULL, "status")->nkids, 1);
+	cr_assert_eq(stanza_child(r->kept[2], NULL, "body")->nkids, 1);
 	cr_assert_str_eq(stanza_attr_ns(r->kept[2], STANZA_NS_XML, "lang"),
 	    "en");
 	cr_assert_null(stanza_attr(r->kept[2], "lang"));
