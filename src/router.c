@@ -164,15 +164,18 @@ static int
 send_resources(struct session *head, const struct stanza *st, int min,
     int only)
 {
-	struct session	*s;
+	struct session	*s, *next;
 	int		 n = 0;
 
-	for (s = head; s != NULL; s = s->next)
+	/* A send may end a session that does not read: take next first. */
+	for (s = head; s != NULL; s = next) {
+		next = s->next;
 		if (s->available && s->priority >= min &&
 		    (only == INT_MIN || s->priority == only)) {
 			session_send(s, st);
 			n++;
 		}
+	}
 	return n;
 }
 

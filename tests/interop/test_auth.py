@@ -15,7 +15,13 @@ ALICE = "alice@localhost"
 BOB = "bob@localhost"
 
 
-@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"])
+# Non-PLUS SCRAM runs as a client without channel binding (GS2 flag 'n');
+# the -PLUS variants use slixmpp's channel binding (tls-unique).
+MECHS = ["SCRAM-SHA-256", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS",
+         "SCRAM-SHA-1-PLUS", "PLAIN"]
+
+
+@pytest.mark.parametrize("mech", MECHS)
 def test_login_starttls(server, mech):
     async def go():
         async with Clients(server) as cs:
@@ -26,7 +32,7 @@ def test_login_starttls(server, mech):
     run(go())
 
 
-@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"])
+@pytest.mark.parametrize("mech", MECHS)
 def test_login_direct_tls(server, mech):
     """XEP-0368: TLS from the first byte on the c2s_tls port."""
     async def go():
@@ -39,15 +45,37 @@ def test_login_direct_tls(server, mech):
 
 
 def test_login_default_mechanism(server):
-    """slixmpp picks the mechanism itself, as a bot would out of the box."""
+    """slixmpp picks the mechanism itself, as a bot would out of the box
+    (the best SCRAM, -PLUS when offered)."""
     async def go():
         async with Clients(server) as cs:
             a = await cs.login(ALICE, PASSWORDS[ALICE], mech=None)
             assert a.boundjid.bare == ALICE
+            assert a["feature_mechanisms"].mech.name.startswith("SCRAM-")
     run(go())
 
 
-@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"])
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "SCRAM-SHA-1"])
+def test_scram_downgrade_detected(server, mech):
+    """RFC 5802 section 6: a client with channel binding that picks a
+    non-PLUS mechanism says so with the GS2 flag 'y'; a server that offers
+    -PLUS must then fail the exchange (a stripped -PLUS offer)."""
+    async def go():
+        async with Clients(server) as cs:
+            try:
+                a = await cs.login(ALICE, PASSWORDS[ALICE], mech=mech,
+                                   channel_binding=True)
+            except LoginFailed as e:
+                assert e.condition == "not-authorized", str(e)
+                return
+            raise AssertionError(
+                "GS2 flag 'y' accepted; mechanisms offered: %r"
+                % sorted(a["feature_mechanisms"].mech_list))
+    run(go())
+
+
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "SCRAM-SHA-1",
+                                  "SCRAM-SHA-256-PLUS", "PLAIN"])
 @pytest.mark.parametrize("who", ["wrong-password", "no-such-user"])
 def test_bad_credentials_not_authorized(server, mech, who):
     """A wrong password and an unknown user look the same: not-authorized
@@ -60,6 +88,26 @@ def test_bad_credentials_not_authorized(server, mech, who):
                 await cs.login(jid, "not-the-password", mech=mech)
             assert e.value.condition == "not-authorized", str(e.value)
     run(go())
+
+
+def test_stream_to_unknown_host(server):
+    s = RawStream(server.tls_port, tls=True)
+    try:
+        s.send(RawStream.HEADER % "unknown.example")
+        assert s.stream_error() == ["host-unknown"], s.transcript()
+        assert s.wait_eof()
+    finally:
+        s.close()
+
+
+def test_stream_without_version(server):
+    s = RawStream(server.tls_port, tls=True)
+    try:
+        s.send(RawStream.HEADER.replace(" version='1.0'", "") % "localhost")
+        assert s.stream_error() == ["unsupported-version"], s.transcript()
+        assert s.wait_eof()
+    finally:
+        s.close()
 
 
 def test_plaintext_auth_refused_before_starttls(server):
@@ -142,6 +190,9 @@ def test_plaintext_loopback_allowed(make_server):
                                force_starttls=False, disable_starttls=True)
             assert a.boundjid.bare == ALICE
             assert "starttls" not in a.features
+            offered = a["feature_mechanisms"].mech_list
+            assert "PLAIN" not in offered, (
+                "PLAIN offered without TLS: %r" % sorted(offered))
     run(go())
 
 
