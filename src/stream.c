@@ -108,6 +108,8 @@ stream_accept(int fd, const struct sockaddr *sa, socklen_t salen, int direct)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->direct = direct;
+	/* bufferevent_openssl delivers no data before the handshake. */
+	s->tls = direct;
 	s->codec = &codec_xml;
 	s->cctx = s->codec->create(&xml_cb, s, STANZA_NS_CLIENT,
 	    loop_limits());
@@ -395,29 +397,35 @@ on_error(void *arg, const char *cond, const char *text)
 	stream_error(arg, cond, text);
 }
 
+/* Feeds what the conn has read to the codec. */
+static void
+read_input(struct stream *s)
+{
+	struct evbuffer		*in = conn_input(s->conn);
+	struct evbuffer_iovec	 v[8];
+	int			 i, n;
+
+	while (s->state < ST_CLOSING && s->state != ST_TLS &&
+	    evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		for (i = 0; i < n && s->state < ST_CLOSING &&
+		    s->state != ST_TLS; i++)
+			s->codec->feed(s->cctx, v[i].iov_base, v[i].iov_len);
+		for (i = 0; i < n; i++)
+			evbuffer_drain(in, v[i].iov_len);
+	}
+}
+
 static void
 conn_cb(struct conn *c, int ev, void *arg)
 {
 	struct stream	*s = arg;
-	struct evbuffer	*in;
-	struct evbuffer_iovec v[8];
-	int		 i, n;
 
 	switch (ev) {
 	case CONN_EV_DATA:
-		in = conn_input(c);
-		while (s->state < ST_CLOSING && s->state != ST_TLS &&
-		    evbuffer_get_length(in) > 0) {
-			n = evbuffer_peek(in, -1, NULL, v, 8);
-			if (n > 8)
-				n = 8;
-			for (i = 0; i < n && s->state < ST_CLOSING &&
-			    s->state != ST_TLS; i++)
-				s->codec->feed(s->cctx, v[i].iov_base,
-				    v[i].iov_len);
-			for (i = 0; i < n; i++)
-				evbuffer_drain(in, v[i].iov_len);
-		}
+		read_input(s);
 		break;
 	case CONN_EV_TLS_READY:
 		s->tls = 1;
@@ -426,6 +434,11 @@ conn_cb(struct conn *c, int ev, void *arg)
 			s->codec->restart(s->cctx);
 			conn_pause(c, 0);
 		}
+		/*
+		 * libevent may hand over the first application data before
+		 * it reports the finished handshake: read it now.
+		 */
+		read_input(s);
 		break;
 	case CONN_EV_CLOSED:
 		stream_retire(s);
