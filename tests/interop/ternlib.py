@@ -296,6 +296,7 @@ class RawStream:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
         self.tls = False
         self.received = b""
+        self.send_error = None
         self.eof = False
         self.stream_ended = False
         self.root = None
@@ -326,9 +327,35 @@ class RawStream:
         return "received so far: " + text
 
     def send(self, data):
+        """Send; a peer that already closed is not an error here (it may
+        rightly have ended the stream mid-way): what it said before is
+        what the test reads next."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError,
+                ssl.SSLZeroReturnError) as e:
+            self.send_error = e
+
+    def send_slowly(self, data, chunk=1024):
+        """Send in chunks, stopping as soon as the server says anything:
+        like a client streaming a large stanza, and no writes into a
+        connection the server has already given up on."""
+        import select
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        for i in range(0, len(data), chunk):
+            pending = self.tls and self.sock.pending()
+            if pending or select.select([self.sock], [], [], 0)[0]:
+                self._fill(time.monotonic() + 0.05)
+                if self.queue or self.closed:
+                    return False
+            self.send(data[i:i + chunk])
+            if self.send_error:
+                return False
+            time.sleep(0.001)
+        return True
 
     def close(self):
         try:

@@ -103,7 +103,9 @@ def test_stream_to_unknown_host(server):
 def test_stream_without_version(server):
     s = RawStream(server.tls_port, tls=True)
     try:
-        s.send(RawStream.HEADER.replace(" version='1.0'", "") % "localhost")
+        s.send("<?xml version='1.0'?><stream:stream to='localhost' "
+               "xmlns='jabber:client' "
+               "xmlns:stream='http://etherx.jabber.org/streams'>")
         assert s.stream_error() == ["unsupported-version"], s.transcript()
         assert s.wait_eof()
     finally:

@@ -142,7 +142,7 @@ def test_sighup_applies_new_limits(make_server):
     s = RawStream(srv.tls_port, tls=True)
     try:
         jid = s.login("alice", PASSWORDS[ALICE])
-        s.send(msg % jid)
+        s.send_slowly(msg % jid)
         assert s.stream_error() == ["policy-violation"]
     finally:
         s.close()

@@ -77,9 +77,9 @@ def test_dtd_refused(server):
         lol = "".join("<!ENTITY l%d '&l%d;&l%d;&l%d;&l%d;'>" % (
             i, i - 1, i - 1, i - 1, i - 1) for i in range(1, 12))
         s.send("<?xml version='1.0'?><!DOCTYPE stream:stream "
-               "[<!ENTITY l0 'lol'>%s]>" % lol)
-        s.send(RawStream.HEADER.split("?>", 1)[1] % "localhost")
-        s.send("<message><body>&l11;</body></message>")
+               "[<!ENTITY l0 'lol'>%s]>" % lol
+               + RawStream.HEADER.split("?>", 1)[1] % "localhost"
+               + "<message><body>&l11;</body></message>")
         conds = s.stream_error()
         assert conds == ["restricted-xml"], (conds, s.transcript())
         assert s.wait_eof()
@@ -107,7 +107,7 @@ def test_oversized_stanza_policy_violation(make_server, shape):
             jid, "y" * (20 * 1024))
         if shape == "complete":
             big += "</body></message>"
-        s.send(big)
+        s.send_slowly(big)
         conds = s.stream_error()
         assert conds == ["policy-violation"], (conds, s.transcript())
         assert s.wait_eof()
@@ -123,8 +123,8 @@ def test_oversized_stanza_before_auth(make_server):
     s = RawStream(srv.c2s_port)
     try:
         s.open()
-        s.send("<iq type='get' id='x'><query xmlns='urn:tern:test'>%s"
-               "</query></iq>" % ("z" * (20 * 1024)))
+        s.send_slowly("<iq type='get' id='x'><query xmlns='urn:tern:test'>"
+                      "%s</query></iq>" % ("z" * (20 * 1024)))
         conds = s.stream_error()
         assert conds == ["policy-violation"], (conds, s.transcript())
         assert s.wait_eof()
