@@ -413,8 +413,8 @@ ctx_where(unsigned ctx)
 	return "here";
 }
 
-static int
-distance(const char *a, const char *b)
+int
+conf_distance(const char *a, const char *b)
 {
 	int	row[NAME_MAX_DIST + 1], i, j, prev, cur, best;
 	int	la = strlen(a), lb = strlen(b);
@@ -451,10 +451,17 @@ unknown_directive(struct conf_parse *p, const struct conf_directive *table,
 	for (d = table; d->name != NULL; d++) {
 		if ((d->ctx & ctx) == 0)
 			continue;
-		if ((dist = distance(name, d->name)) < bestdist) {
+		if ((dist = conf_distance(name, d->name)) < bestdist) {
 			bestdist = dist;
 			best = d;
 		}
+	}
+	if (ctx == CONF_CTX_HOST) {
+		const char	*m = conf_module_suggest(name, &dist);
+
+		if (m != NULL && dist < bestdist)
+			return conf_error(p, "unknown directive \"%s\"; did "
+			    "you mean \"%s\"?", name, m);
 	}
 	if (best != NULL)
 		return conf_error(p, "unknown directive \"%s\"; did you mean "
@@ -521,8 +528,8 @@ conf_apply(struct conf_parse *p, const struct conf_directive *table,
 	return 1;
 }
 
-static int
-apply_defaults(struct conf_parse *p, const struct conf_directive *table,
+int
+conf_defaults(struct conf_parse *p, const struct conf_directive *table,
     unsigned ctx, void *base)
 {
 	const struct conf_directive	*d;
@@ -552,7 +559,10 @@ dispatch(struct conf_parse *p, const struct conf_directive *table,
 	if (st->brk > 0 && find_directive(table, st->argv[st->brk]) != NULL)
 		return conf_error(p, "directive \"%s\" is not terminated by "
 		    "\";\"", st->argv[0]);
-	if ((r = conf_apply(p, table, ctx, base, st->argc, st->argv)) == 0)
+	if ((r = conf_apply(p, table, ctx, base, st->argc, st->argv)) == 0 &&
+	    ctx == CONF_CTX_HOST)
+		r = conf_host_module_directive(p, base, st->argc, st->argv);
+	if (r == 0)
 		return unknown_directive(p, table, ctx, st->argv[0]);
 	return r == -1 ? -1 : 0;
 }
@@ -597,7 +607,7 @@ conf_block(struct conf_parse *p, const struct conf_directive *table,
 	int			 r, dline = p->dline;
 	enum tok		 term = p->term;
 
-	if (apply_defaults(p, table, ctx, base) == -1)
+	if (conf_defaults(p, table, ctx, base) == -1)
 		return -1;
 	memset(&f, 0, sizeof(f));
 	f.prev = p->frame;
@@ -903,6 +913,7 @@ host_clear(struct conf_host *h)
 	free(h->name);
 	free(h->cert);
 	free(h->key);
+	conf_host_modules_free(h);
 }
 
 static int
@@ -981,6 +992,12 @@ static const struct conf_directive core_directives[] = {
 	  .block_ctx = CONF_CTX_HOST },
 	{ .name = "certificate", .ctx = CONF_CTX_HOST, .minargs = 2,
 	  .maxargs = 2, .type = CONF_CUSTOM, .set = set_certificate },
+	{ .name = "modules", .ctx = CONF_CTX_HOST, .minargs = 1,
+	  .maxargs = 64, .type = CONF_CUSTOM, .multi = 1,
+	  .set = conf_set_modules },
+	{ .name = "load_module", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_CUSTOM, .multi = 1,
+	  .set = conf_set_load_module },
 	{ .name = NULL }
 };
 
@@ -1004,7 +1021,9 @@ set_host(struct conf_parse *p, const struct conf_directive *d, void *base,
 		}
 	}
 	h.line = conf_line(p);
-	if (conf_block(p, core_directives, d->block_ctx, &h) == -1) {
+	if (conf_host_modules_begin(p, &h) == -1 ||
+	    conf_block(p, core_directives, d->block_ctx, &h) == -1 ||
+	    conf_host_modules_end(p, &h) == -1) {
 		host_clear(&h);
 		return -1;
 	}

@@ -39,6 +39,12 @@ struct conf_host {
 	char		*cert;		/* certificate chain file (PEM) */
 	char		*key;		/* private key file (PEM) */
 	int		 line;
+	char		**modules;	/* `modules` names, as listed */
+	size_t		  nmodules;
+	int		 *modlines;	/* line of each name */
+	void		**modconf;	/* per registered module: its conf */
+	int		 *modused;	/* per module: line of a directive */
+	size_t		  nmodconf;
 };
 
 enum conf_conflict {
@@ -141,6 +147,45 @@ int	conf_block(struct conf_parse *, const struct conf_directive *table,
 int	conf_error(struct conf_parse *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	conf_line(const struct conf_parse *);
+
+/*
+ * Module directive tables.  module.c registers every module (built in,
+ * and those `load_module` loads through the loader callback) before or
+ * while a file is parsed; a host block gets one conf struct per
+ * registered module, filled with defaults and the module's directives.
+ */
+struct conf_modtab {
+	const char			*name;
+	const char *const		*depends;	/* NULL-ended or NULL */
+	const struct conf_directive	*table;		/* {NULL}-ended */
+	size_t				 conf_size;
+};
+
+/* Registers (borrowed for the process lifetime); its index. */
+size_t			 conf_module_register(const struct conf_modtab *);
+size_t			 conf_module_count(void);
+const struct conf_modtab *conf_module_get(size_t);
+/* Index of a registered module by name, or -1. */
+int			 conf_module_find(const char *);
+/* Loads a module from path and registers it: 0, or -1 with err set. */
+void			 conf_set_loader(int (*)(const char *path, char *err,
+			    size_t errlen));
+
+/* Internal to conf.c and conf_mod.c. */
+int	conf_defaults(struct conf_parse *, const struct conf_directive *,
+	    unsigned ctx, void *base);
+int	conf_set_modules(struct conf_parse *, const struct conf_directive *,
+	    void *, int, char **);
+int	conf_set_load_module(struct conf_parse *,
+	    const struct conf_directive *, void *, int, char **);
+int	conf_host_modules_begin(struct conf_parse *, struct conf_host *);
+int	conf_host_module_directive(struct conf_parse *, struct conf_host *,
+	    int argc, char **argv);
+int	conf_host_modules_end(struct conf_parse *, struct conf_host *);
+void	conf_host_modules_free(struct conf_host *);
+/* Nearest module directive name to name (for suggestions), or NULL. */
+const char *conf_module_suggest(const char *name, int *dist);
+int	conf_distance(const char *, const char *);
 
 /* Looks a host up by prepared domain; NULL if not served. */
 const struct conf_host	*conf_host_find(const struct tern_conf *,
