@@ -88,4 +88,10 @@ extern const struct codec_ops codec_xml;
 void	codec_xml_serialize(const struct stanza *st, struct evbuffer *out,
 	    const char *parent_ns);
 
+/*
+ * Parses one element from XML text (stored stanzas): a new reference,
+ * or NULL if the text is not exactly well-formed XML for one element.
+ */
+struct stanza	*codec_xml_parse_one(const char *xml, size_t len);
+
 #endif

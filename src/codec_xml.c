@@ -814,3 +814,59 @@ const struct codec_ops codec_xml = {
 	.write_stanza = xml_write_stanza,
 	.write_close = xml_write_close,
 };
+
+struct parse_one {
+	struct stanza	*st;
+	int		 failed;
+};
+
+static void
+one_open(void *arg, const struct stanza *hdr)
+{
+}
+
+static void
+one_stanza(void *arg, struct stanza *st)
+{
+	struct parse_one	*po = arg;
+
+	if (po->st == NULL)
+		po->st = stanza_ref(st);
+}
+
+static void
+one_close(void *arg)
+{
+}
+
+static void
+one_error(void *arg, const char *cond, const char *text)
+{
+	((struct parse_one *)arg)->failed = 1;
+}
+
+struct stanza *
+codec_xml_parse_one(const char *xml, size_t len)
+{
+	static const char	 hdr[] = "<stream:stream xmlns='jabber:client' "
+				    "xmlns:stream='http://etherx.jabber.org/"
+				    "streams' version='1.0'>";
+	static const struct codec_cb cb = {
+		one_open, one_stanza, one_close, one_error
+	};
+	struct tern_limits	 lim = { len + sizeof(hdr) + 1, 1024, 4096,
+				    0, 0 };
+	struct parse_one	 po = { NULL, 0 };
+	void			*c;
+
+	c = xml_create(&cb, &po, STANZA_NS_CLIENT, &lim);
+	if (xml_feed(c, hdr, sizeof(hdr) - 1) == -1 ||
+	    xml_feed(c, xml, len) == -1)
+		po.failed = 1;
+	xml_destroy(c);
+	if (po.failed && po.st != NULL) {
+		stanza_unref(po.st);
+		po.st = NULL;
+	}
+	return po.st;
+}

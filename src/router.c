@@ -9,13 +9,18 @@
  */
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "tern/module.h"
 
 #include "account.h"
 #include "conf.h"
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
+#include "module.h"
 #include "router.h"
 #include "session.h"
 #include "stanza.h"
@@ -95,6 +100,53 @@ iq_unhandled(const struct stanza *st)
 		bounce(st, "cancel", "service-unavailable", NULL);
 }
 
+static const char *const kind_names[] = {
+	[STANZA_OTHER] = "other", [STANZA_MESSAGE] = "message",
+	[STANZA_PRESENCE] = "presence", [STANZA_IQ] = "iq",
+};
+
+/*
+ * Fires "<prefix><kind>/<dest>" on the host of domain, and first, for an
+ * iq get/set to a local destination, "iq-<type>/<dest>/<ns>:<name>" of
+ * its payload.  TERN_DONE if a module took the stanza.
+ */
+static int
+fire(const char *prefix, const char *dest, struct stanza *st,
+    const struct jid *to, struct session *origin, const char *domain)
+{
+	struct tern_host	*h = module_host(domain);
+	struct tern_event	 ev;
+	struct stanza		*pl;
+	const char		*type = stanza_attr(st, "type");
+	char			 name[512];
+	int			 t = iq_type(st), n;
+
+	if (h == NULL)
+		return TERN_PASS;
+	memset(&ev, 0, sizeof(ev));
+	ev.host = h;
+	ev.origin = (struct tern_session *)origin;
+	ev.stanza = (struct tern_stanza *)st;
+	if (to != NULL) {
+		ev.to = to->full;
+		ev.to_node = to->node;
+		ev.to_domain = to->domain;
+		ev.to_resource = to->resource;
+	}
+	if (*prefix == '\0' && stanza_kind(st) == STANZA_IQ &&
+	    (t == IQ_GET || t == IQ_SET) &&
+	    (pl = stanza_child(st, NULL, NULL)) != NULL && pl->ns != NULL) {
+		n = snprintf(name, sizeof(name), "iq-%s/%s/%s:%s", type, dest,
+		    pl->ns, pl->name);
+		if (n > 0 && (size_t)n < sizeof(name) &&
+		    hook_fire(&h->hooks, name, &ev) == TERN_DONE)
+			return TERN_DONE;
+	}
+	snprintf(name, sizeof(name), "%s%s/%s", prefix,
+	    kind_names[stanza_kind(st)], dest);
+	return hook_fire(&h->hooks, name, &ev);
+}
+
 /* Legacy session establishment (RFC 3921), answered for old clients. */
 static int
 iq_session(const struct stanza *st)
@@ -117,12 +169,16 @@ static const struct host_iq {
 };
 
 static void
-deliver_host(const struct stanza *st)
+deliver_host(const struct stanza *st, const struct jid *to,
+    struct session *origin)
 {
 	struct stanza	*payload;
 	size_t		 i;
 	int		 t;
 
+	if (fire("", "host", (struct stanza *)st, to, origin, to->domain) ==
+	    TERN_DONE)
+		return;
 	switch (stanza_kind(st)) {
 	case STANZA_IQ:
 		t = iq_type(st);
@@ -180,7 +236,8 @@ send_resources(struct session *head, const struct stanza *st, int min,
 }
 
 static void
-deliver_bare_message(const struct stanza *st, struct session *head)
+deliver_bare_message(const struct stanza *st, struct session *head,
+    const struct jid *to, struct session *origin)
 {
 	int	top;
 
@@ -190,7 +247,9 @@ deliver_bare_message(const struct stanza *st, struct session *head)
 		/* RFC 6121 8.5.2.1.1: every resource of top priority. */
 		if ((top = top_priority(head)) >= 0)
 			send_resources(head, st, 0, top);
-		else	/* no offline storage: 8.5.2.2.1 (b) */
+		else if (fire("", "offline", (struct stanza *)st, to, origin,
+		    to->domain) != TERN_DONE)
+			/* nobody stored it: 8.5.2.2.1 (b) */
 			bounce(st, "cancel", "service-unavailable", NULL);
 		break;
 	case MSG_HEADLINE:
@@ -205,14 +264,19 @@ deliver_bare_message(const struct stanza *st, struct session *head)
 }
 
 static void
-deliver_bare(const struct stanza *st, const struct jid *to)
+deliver_bare(const struct stanza *st, const struct jid *to,
+    struct session *origin)
 {
-	struct session	*head = session_find_bare(to->bare);
+	struct session	*head;
 	const char	*type;
 
+	if (fire("", "bare", (struct stanza *)st, to, origin, to->domain) ==
+	    TERN_DONE)
+		return;
+	head = session_find_bare(to->bare);
 	switch (stanza_kind(st)) {
 	case STANZA_MESSAGE:
-		deliver_bare_message(st, head);
+		deliver_bare_message(st, head, to, origin);
 		break;
 	case STANZA_PRESENCE:
 		type = stanza_attr(st, "type");
@@ -233,7 +297,8 @@ deliver_bare(const struct stanza *st, const struct jid *to)
 
 /* A full JID with no such resource online (RFC 6121 8.5.3.2). */
 static void
-deliver_full_missing(const struct stanza *st, const struct jid *to)
+deliver_full_missing(const struct stanza *st, const struct jid *to,
+    struct session *origin)
 {
 	const char	*type;
 
@@ -242,7 +307,7 @@ deliver_full_missing(const struct stanza *st, const struct jid *to)
 		if (msg_type(st) == MSG_GROUPCHAT)
 			bounce(st, "cancel", "service-unavailable", NULL);
 		else if (msg_type(st) != MSG_ERROR)
-			deliver_bare(st, to);
+			deliver_bare(st, to, origin);
 		break;
 	case STANZA_PRESENCE:
 		type = stanza_attr(st, "type");
@@ -250,7 +315,7 @@ deliver_full_missing(const struct stanza *st, const struct jid *to)
 		    strcmp(type, "subscribed") == 0 ||
 		    strcmp(type, "unsubscribe") == 0 ||
 		    strcmp(type, "unsubscribed") == 0))
-			deliver_bare(st, to);
+			deliver_bare(st, to, origin);
 		break;
 	case STANZA_IQ:
 		iq_unhandled(st);
@@ -278,18 +343,21 @@ deliver_nouser(const struct stanza *st)
 }
 
 static void
-deliver_local(const struct stanza *st, const struct jid *to)
+deliver_local(const struct stanza *st, const struct jid *to,
+    struct session *origin)
 {
 	struct session	*s;
 	int		 exists;
 
 	if (to->node == NULL) {
-		deliver_host(st);
+		deliver_host(st, to, origin);
 		return;
 	}
 	if (to->resource != NULL &&
 	    (s = session_find_full(to->full)) != NULL) {
-		session_send(s, st);
+		if (fire("", "full", (struct stanza *)st, to, origin,
+		    to->domain) != TERN_DONE)
+			session_send(s, st);
 		return;
 	}
 	if (session_find_bare(to->bare) == NULL) {
@@ -304,14 +372,16 @@ deliver_local(const struct stanza *st, const struct jid *to)
 			return;
 		}
 	}
-	if (to->resource != NULL)
-		deliver_full_missing(st, to);
-	else
-		deliver_bare(st, to);
+	if (to->resource != NULL) {
+		if (fire("", "full", (struct stanza *)st, to, origin,
+		    to->domain) != TERN_DONE)
+			deliver_full_missing(st, to, origin);
+	} else
+		deliver_bare(st, to, origin);
 }
 
-void
-router_route(struct stanza *st)
+static void
+route(struct stanza *st, struct session *origin)
 {
 	const char	*to = stanza_attr(st, "to");
 	struct jid	*j;
@@ -324,17 +394,29 @@ router_route(struct stanza *st)
 		bounce(st, "modify", "jid-malformed", NULL);
 		return;
 	}
+	if (origin != NULL && fire("pre-", j->node == NULL ? "host" :
+	    j->resource == NULL ? "bare" : "full", st, j, origin,
+	    origin->jid->domain) == TERN_DONE) {
+		jid_free(j);
+		return;
+	}
 	if (conf_host_find(loop_conf(), j->domain) != NULL)
-		deliver_local(st, j);
+		deliver_local(st, j, origin);
 	else
 		/* Federation is not there yet. */
 		bounce(st, "cancel", "remote-server-not-found", NULL);
 	jid_free(j);
 }
 
+void
+router_route(struct stanza *st)
+{
+	route(st, NULL);
+}
+
 /* Presence without 'to' from a client: its own availability. */
 static void
-own_presence(struct session *s, const struct stanza *st)
+own_presence(struct session *s, struct stanza *st)
 {
 	const char	*type = stanza_attr(st, "type");
 	struct stanza	*pr;
@@ -351,13 +433,18 @@ own_presence(struct session *s, const struct stanza *st)
 				prio = 0;
 			free(text);
 		}
-		s->available = 1;
 		s->priority = (int)prio;
-	} else if (strcmp(type, "unavailable") == 0)
-		s->available = 0;
+	} else if (strcmp(type, "unavailable") != 0)
+		return;		/* probes, subscriptions without 'to' */
+	fire("", "self", st, NULL, s, s->jid->domain);
+	/* After the event: a module sees whether this is initial presence. */
+	s->available = type == NULL;
+	if (s->presence != NULL)
+		stanza_unref(s->presence);
+	s->presence = type == NULL ? stanza_ref(st) : NULL;
 }
 
-/* RFC 6120 8.2.3 and 8.2.3: an iq needs an id and a known type. */
+/* RFC 6120 8.2.3: an iq needs an id and a known type. */
 static int
 iq_valid(const struct stanza *st)
 {
@@ -375,7 +462,9 @@ router_from_session(struct session *s, struct stanza *st)
 {
 	enum stanza_kind kind = stanza_kind(st);
 	const char	*to = stanza_attr(st, "to");
+	struct jid	*bare;
 
+	s->last_active = (long long)time(NULL);
 	/* RFC 6120 8.1.2.1: the server stamps 'from' with the full JID. */
 	stanza_set_attr(st, "from", s->jid->full);
 	if (kind == STANZA_IQ && !iq_valid(st)) {
@@ -388,30 +477,42 @@ router_from_session(struct session *s, struct stanza *st)
 		case STANZA_PRESENCE:
 			own_presence(s, st);
 			return;
-		case STANZA_MESSAGE:
 		case STANZA_IQ:
-			/* Addressed to the account itself (RFC 6120 10.3). */
+			/* Handled on behalf of the account (RFC 6120 10.3). */
+			bare = jid_bare_copy(s->jid);
+			deliver_bare(st, bare, s);
+			jid_free(bare);
+			return;
+		case STANZA_MESSAGE:
 			stanza_set_attr(st, "to", s->jid->bare);
-			if (kind == STANZA_IQ) {
-				deliver_bare(st, s->jid);
-				stanza_set_attr(st, "to", NULL);
-				return;
-			}
 			break;
 		default:
 			return;
 		}
 	}
-	router_route(st);
+	route(st, s);
+}
+
+static void
+fire_session(const char *event, struct session *s)
+{
+	struct tern_event	ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.origin = ev.session = (struct tern_session *)s;
+	module_fire(s->jid->domain, event, &ev);
 }
 
 void
 router_bound(struct session *s)
 {
+	s->last_active = (long long)time(NULL);
+	fire_session("resource-bind", s);
 }
 
 void
 router_unbound(struct session *s)
 {
+	fire_session("resource-unbind", s);
 	s->available = 0;
 }

@@ -8,6 +8,8 @@
 
 #include "htab.h"
 #include "jid.h"
+#include "module.h"
+#include "stanza.h"
 #include "session.h"
 #include "stream.h"
 #include "xmalloc.h"
@@ -59,6 +61,9 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	module_session_free(s);
+	if (s->presence != NULL)
+		stanza_unref(s->presence);
 	jid_free(s->jid);
 	free(s);
 }
@@ -81,8 +86,13 @@ session_count(void)
 	return by_full.n;
 }
 
+void	(*session_capture)(struct session *, const struct stanza *);
+
 void
 session_send(struct session *s, const struct stanza *st)
 {
-	stream_send(s->stream, st);
+	if (s->stream != NULL)
+		stream_send(s->stream, st);
+	else if (session_capture != NULL)	/* the module test harness */
+		session_capture(s, st);
 }

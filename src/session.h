@@ -21,6 +21,10 @@ struct session {
 	int		 available;	/* sent available presence */
 	int		 priority;	/* -128..127 */
 	struct session	*next;		/* next resource of the same account */
+	struct stanza	*presence;	/* last broadcast presence, or NULL */
+	void		**slots;	/* module data, by registry index */
+	size_t		  nslots;
+	long long	  last_active;	/* time of the last stanza in */
 };
 
 /*
@@ -40,5 +44,11 @@ size_t		 session_count(void);
 
 /* Queues st (borrowed) to the session's stream. */
 void		 session_send(struct session *, const struct stanza *);
+
+/*
+ * Sessions without a stream (the in-process module test harness) hand
+ * what is sent to them to this function.
+ */
+extern void	(*session_capture)(struct session *, const struct stanza *);
 
 #endif

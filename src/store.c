@@ -316,3 +316,42 @@ store_kv_each(const char *db, const char *host,
 	mdb_txn_abort(txn);
 	return 0;
 }
+
+int
+store_kv_each_user(const char *db, const char *host, const char *user,
+    int (*fn)(const char *, const void *, size_t, void *), void *arg)
+{
+	char		 buf[STORE_KEY_MAX], key[1024];
+	MDB_val		 k, v;
+	MDB_dbi		 dbi;
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	size_t		 plen, kl;
+	int		 rc;
+
+	if (prepare(db, host, user, "", buf, &k, &dbi) == -1)
+		return -1;
+	plen = k.mv_size;
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && has_prefix(&k, buf, plen);
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		kl = k.mv_size - plen;
+		if (kl >= sizeof(key))
+			continue;
+		memcpy(key, (const char *)k.mv_data + plen, kl);
+		key[kl] = '\0';
+		if (fn(key, v.mv_data, v.mv_size, arg) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}

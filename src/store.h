@@ -40,4 +40,9 @@ int	store_kv_each(const char *db, const char *host,
 	    int (*fn)(const char *user, const char *key, const void *val,
 	    size_t len, void *arg), void *arg);
 
+/* Calls fn(key, val, len, arg) for each key of (host, user); 0 or -1. */
+int	store_kv_each_user(const char *db, const char *host, const char *user,
+	    int (*fn)(const char *key, const void *val, size_t len,
+	    void *arg), void *arg);
+
 #endif

@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "module.h"
 #include "sasl.h"
 #include "store.h"
 #include "stream.h"
@@ -36,6 +37,8 @@
 #define SHUTDOWN_WAIT	3	/* seconds for streams to flush at exit */
 
 static struct tern_conf	*conf;
+/* The conf modules were started with: their confs point into it. */
+static struct tern_conf	*boot_conf;
 static const char	*conf_path = DEFAULT_CONF;
 static struct event	*shutdown_ev;
 static struct timeval	 shutdown_deadline;
@@ -117,7 +120,8 @@ sig_hup(int sig, short ev, void *arg)
 	reload_warnings(conf, n);
 	loop_set_conf(n);
 	sasl_set_iterations(n->scram_iterations);
-	conf_free(conf);
+	if (conf != boot_conf)
+		conf_free(conf);
 	conf = n;
 	log_info("reloaded: %zu hosts, %zu sessions kept", n->nhosts,
 	    stream_count());
@@ -203,6 +207,9 @@ run(int foreground)
 	sasl_set_iterations(conf->scram_iterations);
 	loop_init();
 	loop_set_conf(conf);
+	if (module_start(conf, err, sizeof(err)) == -1)
+		fatalx("%s: %s", conf_path, err);
+	boot_conf = conf;
 	if (listen_start(conf, err, sizeof(err)) == -1)
 		fatalx("%s: %s", conf_path, err);
 	drop_privileges(conf);
@@ -225,12 +232,16 @@ run(int foreground)
 	if (shutdown_ev != NULL)
 		event_free(shutdown_ev);
 	listen_stop();
+	loop_reap();
+	module_stop();
 	loop_free();
 	if (conf->pid_file != NULL)
 		unlink(conf->pid_file);
 	sasl_done();
 	store_close();
 	tls_free();
+	if (boot_conf != conf)
+		conf_free(boot_conf);
 	conf_free(conf);
 }
 
@@ -240,6 +251,7 @@ main(int argc, char *argv[])
 	int	ch, check = 0, foreground = 0;
 
 	log_init(LOG_LVL_INFO, NULL, "ternd");
+	module_register_builtins();
 	while ((ch = getopt(argc, argv, "df:nhV")) != -1) {
 		switch (ch) {
 		case 'd':

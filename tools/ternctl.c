@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "jid.h"
 #include "log.h"
+#include "module.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -239,6 +240,7 @@ main(int argc, char *argv[])
 	int	ch, rc;
 
 	log_init(LOG_LVL_WARN, NULL, "ternctl");
+	module_register_builtins();
 	while ((ch = getopt(argc, argv, "f:")) != -1) {
 		if (ch != 'f')
 			usage();

@@ -189,6 +189,12 @@ int		 tern_fire(struct tern_host *, const char *name,
 /* Hosts and sessions. */
 const char	*tern_host_name(const struct tern_host *);
 struct tern_host *tern_host_find(const char *domain);
+/* The disco features (account: those on accounts) of enabled modules. */
+void		 tern_host_features(const struct tern_host *, int account,
+		    void (*fn)(const char *, void *), void *arg);
+void		 tern_host_identities(const struct tern_host *,
+		    void (*fn)(const struct tern_identity *, void *),
+		    void *arg);
 /* Whether a module is enabled on the host. */
 int		 tern_host_has_module(const struct tern_host *,
 		    const char *module);
