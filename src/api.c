@@ -16,6 +16,7 @@
 
 #include "account.h"
 #include "codec.h"
+#include "conf.h"
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
@@ -250,6 +251,15 @@ tern_session_send(struct tern_session *s, const struct tern_stanza *st)
 }
 
 void
+tern_reply(struct tern_event *ev, const struct tern_stanza *st)
+{
+	if (ev->priv != NULL)		/* a stream not yet authenticated */
+		stream_send(ev->priv, CST(st));
+	else
+		router_route(ST(st));
+}
+
+void
 tern_reply_error(struct tern_event *ev, const char *type, const char *cond,
     const char *text)
 {
@@ -259,7 +269,7 @@ tern_reply_error(struct tern_event *ev, const char *type, const char *cond,
 	    (e = stanza_error_reply(CST(ev->stanza), type, cond, text)) ==
 	    NULL)
 		return;
-	router_route(e);
+	tern_reply(ev, (struct tern_stanza *)e);
 	stanza_unref(e);
 }
 
@@ -421,6 +431,35 @@ int
 tern_user_exists(const char *host, const char *user)
 {
 	return account_exists(host, user);
+}
+
+int
+tern_user_create(const char *host, const char *user, const char *password)
+{
+	return account_create(host, user, password,
+	    loop_conf()->scram_iterations);
+}
+
+int
+tern_user_set_password(const char *host, const char *user,
+    const char *password)
+{
+	return account_set_password(host, user, password,
+	    loop_conf()->scram_iterations);
+}
+
+int
+tern_user_delete(const char *host, const char *user)
+{
+	struct tern_event	ev;
+	int			rc;
+
+	if ((rc = module_delete_user(host, user)) != 0)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	ev.user = user;
+	module_fire(host, "user-deleted", &ev);
+	return 0;
 }
 
 void

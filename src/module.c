@@ -15,10 +15,12 @@
 
 #include "tern/module.h"
 
+#include "account.h"
 #include "conf.h"
 #include "log.h"
 #include "module.h"
 #include "session.h"
+#include "store.h"
 #include "xmalloc.h"
 
 extern const struct tern_module *const tern_builtin_modules[];
@@ -319,4 +321,21 @@ module_session_free(struct session *s)
 	free(s->slots);
 	s->slots = NULL;
 	s->nslots = 0;
+}
+
+int
+module_delete_user(const char *host, const char *user)
+{
+	const char *const	*st;
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < nregs; i++)
+		for (st = regs[i]->mod->stores; st != NULL && *st != NULL;
+		    st++)
+			if (store_kv_del_user(*st, host, user) == -1)
+				rc = -1;
+	if (rc == -1)
+		return -1;
+	return account_delete(host, user);
 }

@@ -40,6 +40,11 @@ size_t		 module_count(void);
 /* The registry index of a module, or -1. */
 int		 module_index(const struct tern_module *);
 const struct tern_module *module_get(size_t);
+/*
+ * Deletes an account and every store the registered modules declare for
+ * it (ternctl deluser and XEP-0077 removal): 0, 1 no such user, -1.
+ */
+int		 module_delete_user(const char *host, const char *user);
 /* Frees the modules' data slots of a session. */
 void		 module_session_free(struct session *);
 /* Fires a non-stanza event on a host (no-op for unknown hosts). */

@@ -21,12 +21,15 @@
 
 #include <openssl/rand.h>
 
+#include "tern/module.h"
+
 #include "codec.h"
 #include "conf.h"
 #include "conn.h"
 #include "jid.h"
 #include "log.h"
 #include "loop.h"
+#include "module.h"
 #include "router.h"
 #include "sasl.h"
 #include "session.h"
@@ -311,6 +314,16 @@ send_features(struct stream *s)
 			add_mechanisms(s, f);
 	} else
 		add_mechanisms(s, f);
+	if (s->tls || plaintext_ok(s) || s->user != NULL) {
+		struct tern_event	ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.features = (struct tern_stanza *)f;
+		ev.authenticated = s->user != NULL;
+		ev.origin = (struct tern_session *)s->sess;
+		ev.priv = s;
+		module_fire(s->host, "stream-features", &ev);
+	}
 	s->codec->write_stanza(s->cctx, conn_output(s->conn), f);
 	stanza_unref(f);
 }
@@ -701,6 +714,32 @@ do_bind(struct stream *s, struct stanza *iq)
 	bound(s, sess, iq);
 }
 
+/*
+ * An iq before authentication (XEP-0077 registration): a module may
+ * answer it through tern_reply.  1 if one did.
+ */
+static int
+unauthenticated_iq(struct stream *s, struct stanza *st)
+{
+	struct tern_event	 ev;
+	struct stanza		*pl = stanza_child(st, NULL, NULL);
+	const char		*type = stanza_attr(st, "type");
+	char			 name[512];
+	int			 n;
+
+	if (pl == NULL || pl->ns == NULL || type == NULL ||
+	    (!s->tls && !plaintext_ok(s)))
+		return 0;
+	n = snprintf(name, sizeof(name), "iq-%s/unauthenticated/%s:%s", type,
+	    pl->ns, pl->name);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.stanza = (struct tern_stanza *)st;
+	ev.priv = s;
+	return module_fire(s->host, name, &ev) == TERN_DONE;
+}
+
 static const struct negotiate_handler {
 	const char	*ns;
 	const char	*name;
@@ -734,8 +773,11 @@ on_stanza(void *arg, struct stanza *st)
 
 		if (strcmp(st->name, h->name) == 0 && st->ns != NULL &&
 		    strcmp(st->ns, h->ns) == 0) {
-			if (h->fn == do_bind && s->user == NULL)
+			if (h->fn == do_bind && s->user == NULL) {
+				if (unauthenticated_iq(s, st))
+					return;
 				break;
+			}
 			h->fn(s, st);
 			return;
 		}

@@ -180,7 +180,7 @@ cmd_deluser(int argc, char **argv)
 	if (argc != 2)
 		usage();
 	j = account_jid(argv[1]);
-	rc = account_delete(j->domain, j->node);
+	rc = module_delete_user(j->domain, j->node);
 	if (rc == 1)
 		fprintf(stderr, "ternctl: %s does not exist\n", j->bare);
 	else if (rc == -1)

@@ -61,9 +61,13 @@ struct tern_host;
  *   message/offline
  *	a message the router would bounce because no resource is
  *	available; a handler that stores it returns TERN_DONE
+ *   iq-get/unauthenticated/jabber:iq:register:query ...
+ *	iq on a stream that is not authenticated yet (origin NULL; answer
+ *	with tern_reply)
  * Other events: resource-bind, resource-unbind (session set),
- * stream-features (features set: add children to it), user-deleted
- * (user set; also fired by ternctl deluser), user-created.
+ * stream-features (features set: add children to it; authenticated
+ * says which features list), user-deleted (user set, after the
+ * account and every store the modules declare were deleted).
  */
 struct tern_event {
 	const char		*name;
@@ -77,6 +81,8 @@ struct tern_event {
 	const char		*to_node;	/* its parts; NULL if absent */
 	const char		*to_domain;
 	const char		*to_resource;
+	int			 authenticated;	/* stream-features */
+	void			*priv;		/* the core's; do not touch */
 };
 
 struct tern_hook {
@@ -121,6 +127,8 @@ struct tern_module {
 	const struct tern_directive	*directives;	/* {NULL} ended */
 	size_t				 conf_size;
 	const struct tern_hook		*hooks;		/* {NULL} ended */
+	/* Stores holding per-user data, deleted with the account. */
+	const char *const		*stores;	/* NULL-ended */
 	/* Per host; 0 or -1 (the host then fails to start, logged). */
 	int	(*init)(struct tern_host *, void *conf);
 	void	(*fini)(struct tern_host *, void *conf);
@@ -179,6 +187,8 @@ void		 tern_route(struct tern_stanza *);
 /* Sends st (borrowed) to one session as is. */
 void		 tern_session_send(struct tern_session *,
 		    const struct tern_stanza *);
+/* Sends st (borrowed) back to whoever sent the event's stanza. */
+void		 tern_reply(struct tern_event *, const struct tern_stanza *);
 /* Answers the event's stanza with an error (never an error to an error). */
 void		 tern_reply_error(struct tern_event *, const char *type,
 		    const char *condition, const char *text);
@@ -217,6 +227,13 @@ struct tern_session *tern_sessions_first(const char *host, const char *user);
 struct tern_session *tern_sessions_next(struct tern_session *);
 /* Whether an account exists: 1, 0, or -1 on a storage error. */
 int		 tern_user_exists(const char *host, const char *user);
+/* Account changes (XEP-0077): 0, 1 (exists / no such user), -1. */
+int		 tern_user_create(const char *host, const char *user,
+		    const char *password);
+int		 tern_user_set_password(const char *host, const char *user,
+		    const char *password);
+/* Deletes the account and all module data, fires user-deleted. */
+int		 tern_user_delete(const char *host, const char *user);
 /* Closes a session with a stream error (e.g. connection-timeout). */
 void		 tern_session_close(struct tern_session *, const char *cond,
 		    const char *text);
