@@ -41,11 +41,13 @@ def make_server(tmp_path, certs, binaries, request):
     report or an unclean SIGTERM exit fails the test there."""
     made = []
 
-    def make(extra_conf="", users=None, start=True, name=None):
+    def make(extra_conf="", users=None, start=True, name=None,
+             host_conf=""):
         d = tmp_path / (name or "srv%d" % len(made))
         d.mkdir()
         srv = Server(d, certs[0], certs[1], extra_conf=extra_conf,
-                     users=PASSWORDS if users is None else users)
+                     users=PASSWORDS if users is None else users,
+                     host_conf=host_conf)
         made.append(srv)
         request.node._tern_servers = made
         if start:

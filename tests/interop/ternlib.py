@@ -90,7 +90,8 @@ class ServerDied(AssertionError):
 class Server:
     """One ternd with its own config, data_dir, certificate and ports."""
 
-    def __init__(self, tmp_path, cert, key, extra_conf="", users=None):
+    def __init__(self, tmp_path, cert, key, extra_conf="", users=None,
+                 host_conf=""):
         self.dir = str(tmp_path)
         self.data_dir = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "tern.conf")
@@ -108,6 +109,7 @@ class Server:
         while self.tls_port == self.c2s_port:
             self.tls_port = free_port()
         self.extra_conf = extra_conf
+        self.host_conf = host_conf    # inside the host block: modules ...
         self.proc = None
         self.logf = None
         self.expect_exit = False
@@ -125,9 +127,9 @@ class Server:
             'listen c2s "127.0.0.1:%d";\n'
             'listen c2s_tls "127.0.0.1:%d";\n'
             "%s\n"
-            'host "%s" { certificate "%s" "%s"; }\n'
+            'host "%s" { certificate "%s" "%s"; %s }\n'
         ) % (self.data_dir, self.c2s_port, self.tls_port, extra, DOMAIN,
-             self.cert, self.key)
+             self.cert, self.key, self.host_conf)
 
     def write_conf(self, text=None):
         with open(self.conf, "w") as f:
