@@ -409,6 +409,42 @@ tern_session_set_data(struct tern_session *ts, const struct tern_module *m,
 	s->slots[i] = data;
 }
 
+struct each_arg {
+	const char	*domain;
+	void		(*fn)(struct tern_session *, void *);
+	void		*arg;
+};
+
+static void
+each_cb(struct session *s, void *arg)
+{
+	struct each_arg	*ea = arg;
+
+	if (strcmp(s->jid->domain, ea->domain) == 0)
+		ea->fn((struct tern_session *)s, ea->arg);
+}
+
+void
+tern_host_each_session(struct tern_host *h,
+    void (*fn)(struct tern_session *, void *), void *arg)
+{
+	struct each_arg	ea = { h->name, fn, arg };
+
+	session_each(each_cb, &ea);
+}
+
+const char *
+tern_event_address(const struct tern_event *ev)
+{
+	const struct session	*s = CSE(ev->origin);
+
+	if (ev->priv != NULL)
+		return stream_address(ev->priv);
+	if (s != NULL && s->stream != NULL)
+		return stream_address(s->stream);
+	return NULL;
+}
+
 struct tern_session *
 tern_sessions_first(const char *host, const char *user)
 {

@@ -60,10 +60,12 @@ format_addr(struct conn *c, const struct sockaddr *sa)
 {
 	char	host[INET6_ADDRSTRLEN] = "?";
 
+	snprintf(c->ip, sizeof(c->ip), "?");
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)sa;
 
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(c->ip, sizeof(c->ip), "%s", host);
 		snprintf(c->addr, sizeof(c->addr), "%s:%u", host,
 		    ntohs(s4->sin_port));
 		c->loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
@@ -71,6 +73,7 @@ format_addr(struct conn *c, const struct sockaddr *sa)
 		const struct sockaddr_in6 *s6 = (const void *)sa;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(c->ip, sizeof(c->ip), "%s", host);
 		snprintf(c->addr, sizeof(c->addr), "[%s]:%u", host,
 		    ntohs(s6->sin6_port));
 		c->loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||

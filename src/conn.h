@@ -32,6 +32,7 @@ struct conn {
 	int			 dead;		/* CONN_EV_CLOSED was sent */
 	int			 starttls;	/* waiting to flush <proceed/> */
 	char			 addr[64];	/* "[::1]:4242" */
+	char			 ip[48];	/* "::1" */
 	char			*label;		/* JID once known, or NULL */
 	void			(*cb)(struct conn *, int, void *);
 	void			*arg;

@@ -80,6 +80,34 @@ session_find_bare(const char *bare)
 	return htab_get(&by_bare, bare);
 }
 
+struct collect {
+	struct session	**v;
+	size_t		  n;
+};
+
+static void
+collect(void *val, void *arg)
+{
+	struct collect	*c = arg;
+
+	c->v[c->n++] = val;
+}
+
+void
+session_each(void (*fn)(struct session *, void *), void *arg)
+{
+	struct collect	c;
+	size_t		i;
+
+	/* A snapshot: fn may change the tables while we walk. */
+	c.v = xcalloc(by_full.n ? by_full.n : 1, sizeof(*c.v));
+	c.n = 0;
+	htab_each(&by_full, collect, &c);
+	for (i = 0; i < c.n; i++)
+		fn(c.v[i], arg);
+	free(c.v);
+}
+
 size_t
 session_count(void)
 {

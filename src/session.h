@@ -41,6 +41,8 @@ struct session	*session_find_full(const char *full);
 /* First resource of a bare JID (follow ->next), or NULL. */
 struct session	*session_find_bare(const char *bare);
 size_t		 session_count(void);
+/* Calls fn for every session; fn may unbind sessions (even others). */
+void		 session_each(void (*fn)(struct session *, void *), void *);
 
 /* Queues st (borrowed) to the session's stream. */
 void		 session_send(struct session *, const struct stanza *);

@@ -125,6 +125,12 @@ stream_accept(int fd, const struct sockaddr *sa, socklen_t salen, int direct)
 	    direct ? "direct TLS" : "c2s");
 }
 
+const char *
+stream_address(const struct stream *s)
+{
+	return s->conn->ip;
+}
+
 size_t
 stream_count(void)
 {

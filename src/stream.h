@@ -22,5 +22,7 @@ void	stream_error(struct stream *, const char *condition,
 /* SIGTERM: system-shutdown to every stream; the count still open. */
 void	stream_shutdown_all(void);
 size_t	stream_count(void);
+/* The peer's IP address (no port). */
+const char *stream_address(const struct stream *);
 
 #endif

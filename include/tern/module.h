@@ -222,6 +222,14 @@ void		*tern_session_data(const struct tern_session *,
 		    const struct tern_module *);
 void		 tern_session_set_data(struct tern_session *,
 		    const struct tern_module *, void *);
+/* Calls fn for every bound session of the host (fn may close it). */
+void		 tern_host_each_session(struct tern_host *,
+		    void (*fn)(struct tern_session *, void *), void *arg);
+/*
+ * The IP address of whoever sent the event's stanza (a local session or
+ * a stream not yet authenticated), or NULL if unknown.
+ */
+const char	*tern_event_address(const struct tern_event *);
 /* The sessions of an account, first resource or NULL; then _next. */
 struct tern_session *tern_sessions_first(const char *host, const char *user);
 struct tern_session *tern_sessions_next(struct tern_session *);
