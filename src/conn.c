@@ -39,7 +39,7 @@ static void	event_cb(struct bufferevent *, short, void *);
 void
 conn_log(const struct conn *c, int level, const char *fmt, ...)
 {
-	char	 buf[1024];
+	char	 buf[1024], *p;
 	va_list	 ap;
 
 	if (level > log_getlevel())
@@ -47,6 +47,10 @@ conn_log(const struct conn *c, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Peer-controlled text must not forge log lines. */
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (c->label != NULL)
 		log_msg(level, "c%llu %s %s: %s",
 		    (unsigned long long)c->id, c->addr, c->label, buf);
@@ -220,6 +224,14 @@ conn_close(struct conn *c)
 	if (c->closing || c->dead)
 		return;
 	c->closing = 1;
+	/*
+	 * Mid-handshake (or before it started) there is nothing to flush,
+	 * and bufferevent_openssl would arm no timeout: close at once.
+	 */
+	if (c->starttls || (c->ssl != NULL && !SSL_is_init_finished(c->ssl))) {
+		dead(c);
+		return;
+	}
 	bufferevent_disable(c->bev, EV_READ);
 	if (conn_pending(c) == 0) {
 		dead(c);
@@ -244,10 +256,10 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	if (conn_pending(c) != 0)
 		return;
-	if (c->starttls)
-		switch_tls(c);
-	else if (c->closing)
+	if (c->closing)
 		dead(c);
+	else if (c->starttls)
+		switch_tls(c);
 }
 
 static void

@@ -185,7 +185,7 @@ deliver_host(const struct stanza *st, const struct jid *to,
 		payload = stanza_child(st, NULL, NULL);
 		for (i = 0; payload != NULL && i < sizeof(host_iqs) /
 		    sizeof(host_iqs[0]); i++)
-			if (host_iqs[i].type == t &&
+			if (host_iqs[i].type == t && payload->ns != NULL &&
 			    strcmp(payload->ns, host_iqs[i].ns) == 0 &&
 			    strcmp(payload->name, host_iqs[i].name) == 0 &&
 			    host_iqs[i].fn(st))
@@ -220,19 +220,31 @@ static int
 send_resources(struct session *head, const struct stanza *st, int min,
     int only)
 {
-	struct session	*s, *next;
-	int		 n = 0;
+	struct session	*s, *v[64], **targets = v;
+	size_t		 n = 0, cap = 64, i;
 
-	/* A send may end a session that does not read: take next first. */
-	for (s = head; s != NULL; s = next) {
-		next = s->next;
-		if (s->available && s->priority >= min &&
-		    (only == INT_MIN || s->priority == only)) {
-			session_send(s, st);
-			n++;
+	/*
+	 * Collect first: a send may end a session that does not read, and
+	 * the modules' resource-unbind handlers may end others.
+	 */
+	for (s = head; s != NULL; s = s->next) {
+		if (!s->available || s->priority < min ||
+		    (only != INT_MIN && s->priority != only))
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			targets = targets == v ?
+			    memcpy(xreallocarray(NULL, cap, sizeof(*v)), v,
+			    sizeof(v)) :
+			    xreallocarray(targets, cap, sizeof(*v));
 		}
+		targets[n++] = s;
 	}
-	return n;
+	for (i = 0; i < n; i++)
+		session_send(targets[i], st);
+	if (targets != v)
+		free(targets);
+	return (int)n;
 }
 
 static void
@@ -306,7 +318,8 @@ deliver_full_missing(const struct stanza *st, const struct jid *to,
 	case STANZA_MESSAGE:
 		if (msg_type(st) == MSG_GROUPCHAT)
 			bounce(st, "cancel", "service-unavailable", NULL);
-		else if (msg_type(st) != MSG_ERROR)
+		else if (msg_type(st) != MSG_ERROR &&
+		    msg_type(st) != MSG_HEADLINE)	/* headline: ignored */
 			deliver_bare(st, to, origin);
 		break;
 	case STANZA_PRESENCE:

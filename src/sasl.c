@@ -49,6 +49,7 @@ struct sasl_sess {
 	char			*out;
 	char			*user;
 	char			*attempted;
+	int			 plus_pending;	/* -PLUS, no initial data */
 	sasl_callback_t		 callbacks[3];
 };
 
@@ -563,7 +564,10 @@ sasl_sess_start(struct sasl_sess *s, const char *mech, const char *b64in,
 		*out = "incorrect-encoding";
 		return SASL_STEP_FAILURE;
 	}
-	if (ml > 5 && strcmp(mech + ml - 5, "-PLUS") == 0 &&
+	/* RFC 6120 6.4.2: the GS2 header may come in the first response. */
+	if (ml > 5 && strcmp(mech + ml - 5, "-PLUS") == 0 && b64in == NULL)
+		s->plus_pending = 1;
+	else if (ml > 5 && strcmp(mech + ml - 5, "-PLUS") == 0 &&
 	    plus_binding(s, in, inlen) == -1) {
 		free(in);
 		*out = "not-authorized";
@@ -592,6 +596,14 @@ sasl_sess_step(struct sasl_sess *s, const char *b64in, const char **out)
 	if (decode(b64in, &in, &inlen) == -1) {
 		*out = "incorrect-encoding";
 		return SASL_STEP_FAILURE;
+	}
+	if (s->plus_pending) {
+		s->plus_pending = 0;
+		if (plus_binding(s, in, inlen) == -1) {
+			free(in);
+			*out = "not-authorized";
+			return SASL_STEP_FAILURE;
+		}
 	}
 	cur = s;
 	rc = sasl_server_step(s->conn, (const char *)in, (unsigned)inlen,

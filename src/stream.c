@@ -63,6 +63,7 @@ struct stream {
 	int			 tls;		/* TLS established */
 	int			 header_sent;	/* our header for this stream */
 	int			 auth_fails;
+	int			 auth_attempts;
 	int			 unbound;	/* session left the tables */
 	char			*host;		/* served domain */
 	char			*user;		/* node once authenticated */
@@ -81,6 +82,7 @@ static void	on_open(void *, const struct stanza *);
 static void	on_stanza(void *, struct stanza *);
 static void	on_close(void *);
 static void	on_error(void *, const char *, const char *);
+static void	sasl_reset(struct stream *);
 
 static const struct codec_cb	xml_cb = {
 	on_open, on_stanza, on_close, on_error
@@ -330,7 +332,7 @@ send_features(struct stream *s)
 		ev.priv = s;
 		module_fire(s->host, "stream-features", &ev);
 	}
-	s->codec->write_stanza(s->cctx, conn_output(s->conn), f);
+	stream_send(s, f);
 	stanza_unref(f);
 }
 
@@ -448,6 +450,8 @@ conn_cb(struct conn *c, int ev, void *arg)
 		break;
 	case CONN_EV_TLS_READY:
 		s->tls = 1;
+		/* The mechanisms change with TLS (PLAIN, -PLUS). */
+		sasl_reset(s);
 		if (s->state == ST_TLS) {
 			s->state = ST_HEADER;
 			s->codec->restart(s->cctx);
@@ -465,10 +469,11 @@ conn_cb(struct conn *c, int ev, void *arg)
 	}
 }
 
+/* Negotiation output; bounded like stanzas (a peer may never read). */
 static void
 send_el(struct stream *s, struct stanza *st)
 {
-	s->codec->write_stanza(s->cctx, conn_output(s->conn), st);
+	stream_send(s, st);
 	stanza_unref(st);
 }
 
@@ -571,6 +576,12 @@ do_auth(struct stream *s, struct stanza *st)
 		return;
 	}
 	sasl_reset(s);
+	/* Every attempt counts, even one the client abandons. */
+	if (++s->auth_attempts > MAX_AUTH_FAILS * 2) {
+		stream_error(s, "policy-violation",
+		    "Too many authentication attempts");
+		return;
+	}
 	if (mech == NULL || *mech == '\0') {
 		sasl_failed(s, "invalid-mechanism");
 		return;
@@ -765,7 +776,8 @@ on_stanza(void *arg, struct stanza *st)
 	size_t		 i;
 
 	if (s->state == ST_SESSION) {
-		if (stanza_kind(st) != STANZA_OTHER)
+		if (stanza_kind(st) != STANZA_OTHER &&
+		    strcmp(st->ns, STANZA_NS_CLIENT) == 0)
 			router_from_session(s->sess, st);
 		else
 			stream_error(s, "unsupported-stanza-type", NULL);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -41,6 +42,7 @@ static struct tern_conf	*conf;
 static struct tern_conf	*boot_conf;
 static const char	*conf_path = DEFAULT_CONF;
 static struct event	*shutdown_ev;
+static int		 foreground_mode;
 static struct timeval	 shutdown_deadline;
 
 static void __attribute__((noreturn))
@@ -113,7 +115,9 @@ sig_hup(int sig, short ev, void *arg)
 		    "%s", err);
 		return;
 	}
-	if (log_init(n->log_level, n->log_dest, "ternd") == -1)
+	if (log_init(n->log_level, !foreground_mode && (n->log_dest == NULL ||
+	    strcmp(n->log_dest, "stderr") == 0) ? "syslog" : n->log_dest,
+	    "ternd") == -1)
 		log_warn("reload: cannot open log %s; logging stays where "
 		    "it was", n->log_dest);
 	tls_load(n, 0, err, sizeof(err));
@@ -165,6 +169,21 @@ write_pid(const char *path)
 	fclose(f);
 }
 
+/* After a successful start, a daemon lets go of the terminal. */
+static void
+quiet_stdio(void)
+{
+	int	fd;
+
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
 /* Loads and checks everything -n checks; exits 1 with the reason. */
 static void
 load_config(int check_only)
@@ -195,6 +214,14 @@ run(int foreground)
 	struct event	*ev_term, *ev_int, *ev_hup;
 	char		 err[1024];
 
+	foreground_mode = foreground;
+	/*
+	 * Detach before LMDB is opened (its locks are not inherited across
+	 * fork, and ternctl relies on them) and before the event base is
+	 * made; stderr stays open so that start-up errors reach the admin.
+	 */
+	if (!foreground && daemon(0, 1) == -1)
+		fatal("daemon");
 	if (!foreground && (conf->log_dest == NULL ||
 	    strcmp(conf->log_dest, "stderr") == 0))
 		log_init(conf->log_level, "syslog", "ternd");
@@ -213,9 +240,9 @@ run(int foreground)
 	if (listen_start(conf, err, sizeof(err)) == -1)
 		fatalx("%s: %s", conf_path, err);
 	drop_privileges(conf);
-	if (!foreground && daemon(0, 0) == -1)
-		fatal("daemon");
 	write_pid(conf->pid_file);
+	if (!foreground)
+		quiet_stdio();
 	signal(SIGPIPE, SIG_IGN);
 	ev_term = evsignal_new(loop_base(), SIGTERM, sig_term, NULL);
 	ev_int = evsignal_new(loop_base(), SIGINT, sig_term, NULL);
@@ -248,7 +275,8 @@ run(int foreground)
 int
 main(int argc, char *argv[])
 {
-	int	ch, check = 0, foreground = 0;
+	char	*conf_real;
+	int	 ch, check = 0, foreground = 0;
 
 	log_init(LOG_LVL_INFO, NULL, "ternd");
 	module_register_builtins();
@@ -272,6 +300,9 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	/* Reloads must find the file after daemon() changed directory. */
+	if ((conf_real = realpath(conf_path, NULL)) != NULL)
+		conf_path = conf_real;
 	load_config(check);
 	run(foreground);
 	return 0;
