@@ -95,6 +95,18 @@ saslprep(const char *password)
 	return out;
 }
 
+int
+account_password_ok(const char *password)
+{
+	char	*pw;
+
+	if ((pw = saslprep(password)) == NULL)
+		return 0;
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
+	return 1;
+}
+
 char *
 account_make_authpw(const char *password, unsigned iterations)
 {

@@ -21,6 +21,8 @@ char	*account_make_authpw(const char *password, unsigned iterations);
 int	 account_check_password(const char *authpw, const char *password,
 	    size_t passlen);
 
+/* 1 if SASLprep accepts the password (it may be stored), else 0. */
+int	 account_password_ok(const char *password);
 /* user is a prepared node.  0 created, 1 exists, -1 error/bad password. */
 int	 account_create(const char *host, const char *user,
 	    const char *password, unsigned iterations);

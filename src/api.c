@@ -472,6 +472,8 @@ tern_user_exists(const char *host, const char *user)
 int
 tern_user_create(const char *host, const char *user, const char *password)
 {
+	if (!account_password_ok(password))
+		return 2;
 	return account_create(host, user, password,
 	    loop_conf()->scram_iterations);
 }
@@ -480,6 +482,8 @@ int
 tern_user_set_password(const char *host, const char *user,
     const char *password)
 {
+	if (!account_password_ok(password))
+		return 2;
 	return account_set_password(host, user, password,
 	    loop_conf()->scram_iterations);
 }

@@ -16,7 +16,11 @@
 #include "xmalloc.h"
 
 #define STORE_MAX_DBS	32
-#define STORE_KEY_MAX	3072	/* host + user + key, each <= 1023 */
+/*
+ * LMDB's key limit as Debian builds it (mdb_env_get_maxkeysize: 511):
+ * host \0 user \0 key must fit; longer keys are refused with a log line.
+ */
+#define STORE_KEY_MAX	511
 
 static MDB_env	*env;
 static struct {

@@ -747,6 +747,16 @@ unauthenticated_iq(struct stream *s, struct stanza *st)
 	if (pl == NULL || pl->ns == NULL || type == NULL ||
 	    (!s->tls && !plaintext_ok(s)))
 		return 0;
+	if (stanza_attr(st, "id") == NULL) {	/* RFC 6120 8.2.3 */
+		struct stanza	*e = stanza_error_reply(st, "modify",
+				    "bad-request", NULL);
+
+		if (e != NULL) {
+			stream_send(s, e);
+			stanza_unref(e);
+		}
+		return 1;
+	}
 	n = snprintf(name, sizeof(name), "iq-%s/unauthenticated/%s:%s", type,
 	    pl->ns, pl->name);
 	if (n < 0 || (size_t)n >= sizeof(name))

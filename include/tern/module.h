@@ -235,7 +235,10 @@ struct tern_session *tern_sessions_first(const char *host, const char *user);
 struct tern_session *tern_sessions_next(struct tern_session *);
 /* Whether an account exists: 1, 0, or -1 on a storage error. */
 int		 tern_user_exists(const char *host, const char *user);
-/* Account changes (XEP-0077): 0, 1 (exists / no such user), -1. */
+/*
+ * Account changes (XEP-0077): 0, 1 (exists / no such user), 2 (the
+ * password is refused by SASLprep, RFC 4013), -1 (storage error).
+ */
 int		 tern_user_create(const char *host, const char *user,
 		    const char *password);
 int		 tern_user_set_password(const char *host, const char *user,
