@@ -508,6 +508,8 @@ tern_session_close(struct tern_session *s, const char *cond,
 {
 	if (SE(s)->stream != NULL)
 		stream_error(SE(s)->stream, cond, text);
+	else if (session_close_capture != NULL)	/* the module harness */
+		session_close_capture(SE(s), cond);
 }
 
 int

@@ -115,6 +115,7 @@ session_count(void)
 }
 
 void	(*session_capture)(struct session *, const struct stanza *);
+void	(*session_close_capture)(struct session *, const char *);
 
 void
 session_send(struct session *s, const struct stanza *st)

@@ -52,5 +52,7 @@ void		 session_send(struct session *, const struct stanza *);
  * what is sent to them to this function.
  */
 extern void	(*session_capture)(struct session *, const struct stanza *);
+/* ... and a close (tern_session_close) of such a session to this one. */
+extern void	(*session_close_capture)(struct session *, const char *);
 
 #endif

@@ -62,6 +62,16 @@ capture(struct session *s, const struct stanza *st)
 	    (const struct tern_stanza *)st);
 }
 
+/* A close is queued as <closed condition='COND'/>. */
+static void
+close_capture(struct session *s, const char *cond)
+{
+	struct capq	*q = queue_of(s);
+
+	cr_assert_lt(q->tail - q->head, MAXQ, "capture queue full");
+	xasprintf(&q->q[q->tail++ % MAXQ], "<closed condition='%s'/>", cond);
+}
+
 static void
 load(void)
 {
@@ -90,6 +100,7 @@ harness_start(const char *body)
 	strcpy(dir, "/tmp/tern-harness-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	session_capture = capture;
+	session_close_capture = close_capture;
 	load();
 	cr_assert_eq(account_create("example.org", "alice", "pw", 4096), 0);
 	cr_assert_eq(account_create("example.org", "bob", "pw", 4096), 0);

@@ -28,7 +28,8 @@ void		 harness_logout(struct session *);
 void		 harness_send(struct session *, const char *xml);
 /*
  * The next stanza the session received, as XML (static buffer, valid
- * until the next call), or NULL when none is queued.
+ * until the next call), or NULL when none is queued.  A module closing
+ * the session (tern_session_close) queues <closed condition='COND'/>.
  */
 const char	*harness_next(struct session *);
 /* Drops everything queued for the session; returns how many. */
