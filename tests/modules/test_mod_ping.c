@@ -171,6 +171,7 @@ Test(mod_ping_idle, any_stanza_counts_as_an_answer)
 Test(mod_ping_idle, unanswered_ping_is_not_repeated)
 {
 	struct session	*a;
+	const char	*r;
 	char		 id[64];
 
 	harness_start("modules ping; ping_interval 1s; ping_timeout 1s;");
@@ -179,13 +180,16 @@ Test(mod_ping_idle, unanswered_ping_is_not_repeated)
 	harness_tick();
 	expect_ping(a, "alice@example.org/phone", id, sizeof(id));
 	/*
-	 * ping_timeout passes: the session is closed (the harness has no
-	 * stream to close, see tern_session_close) and never pinged again.
+	 * ping_timeout passes: the session is closed once with
+	 * connection-timeout and never pinged again.
 	 */
 	sleep(2);
 	harness_tick();
 	sleep(2);
 	harness_tick();
+	r = harness_next(a);
+	cr_assert_not_null(r, "the silent session was not closed");
+	cr_assert_str_eq(r, "<closed condition='connection-timeout'/>");
 	cr_assert_null(harness_next(a));
 }
 
