@@ -141,8 +141,6 @@ static const struct {
 
 static int	vconf_error(struct conf_parse *, int, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
-static int	conf_error_at(struct conf_parse *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 
 /*
  * Errors.
@@ -161,7 +159,7 @@ vconf_error(struct conf_parse *p, int line, const char *fmt, va_list ap)
 	return -1;
 }
 
-static int
+int
 conf_error_at(struct conf_parse *p, int line, const char *fmt, ...)
 {
 	va_list	ap;

@@ -147,6 +147,9 @@ int	conf_block(struct conf_parse *, const struct conf_directive *table,
 int	conf_error(struct conf_parse *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	conf_line(const struct conf_parse *);
+/* The same, for an earlier line of the file. */
+int	conf_error_at(struct conf_parse *, int line, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 /*
  * Module directive tables.  module.c registers every module (built in,

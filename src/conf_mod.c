@@ -206,10 +206,10 @@ conf_host_modules_end(struct conf_parse *p, struct conf_host *h)
 
 	for (i = 0; i < h->nmodconf; i++)
 		if (h->modused[i] != 0 && !enabled(h, i, 0))
-			return conf_error(p, "host \"%s\": line %d sets a "
+			return conf_error_at(p, h->modused[i], "host \"%s\": "
 			    "directive of module \"%s\", which is not enabled "
 			    "on this host (add it to the modules line)",
-			    h->name, h->modused[i], mods[i]->name);
+			    h->name, mods[i]->name);
 	return 0;
 }
 

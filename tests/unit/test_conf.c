@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "module.h"
 
 #ifndef TERN_SRCDIR
 #define TERN_SRCDIR	"."
@@ -195,14 +196,59 @@ Test(conf, defaults)
 
 Test(conf, sample_loads)
 {
+	static const char *const files[] = { "/conf/tern.conf",
+	    "/conf/dev.conf" };
+	struct tern_conf	*c;
+	char			 path[1024];
+	size_t			 i;
+
+	module_register_builtins();
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", TERN_SRCDIR, files[i]);
+		c = conf_load(path, errbuf, sizeof(errbuf));
+		cr_assert_not_null(c, "%s", errbuf);
+		cr_assert_geq(c->nlistens, 1);
+		cr_assert_geq(c->nhosts, 1);
+		cr_assert_geq(c->hosts[0].nmodules, 12, "%s", path);
+		conf_free(c);
+	}
+}
+
+Test(conf, module_directives)
+{
 	struct tern_conf	*c;
 
-	c = conf_load(TERN_SRCDIR "/conf/tern.conf", errbuf, sizeof(errbuf));
+	module_register_builtins();
+	c = conf_load_string("listen c2s \"127.0.0.1:1\";\n"
+	    "host \"a.example\" { certificate \"c\" \"k\";\n"
+	    "ping_timeout 5s;\nmodules ping; }\n", "t.conf", errbuf,
+	    sizeof(errbuf));
 	cr_assert_not_null(c, "%s", errbuf);
-	cr_assert_geq(c->nlistens, 1);
-	cr_assert_geq(c->nhosts, 1);
-	cr_assert_not_null(conf_host_find(c, "example.org"));
 	conf_free(c);
+	c = conf_load_string("listen c2s \"127.0.0.1:1\";\n"
+	    "host \"a.example\" { certificate \"c\" \"k\";\n"
+	    "ping_timeout 5s; }\n", "t.conf", errbuf, sizeof(errbuf));
+	cr_assert_null(c);
+	cr_assert_not_null(strstr(errbuf, "t.conf:3: host \"a.example\": "
+	    "directive of module \"ping\", which is not enabled"), "%s",
+	    errbuf);
+	c = conf_load_string("listen c2s \"127.0.0.1:1\";\n"
+	    "host \"a.example\" { certificate \"c\" \"k\";\n"
+	    "modules pnig; }\n", "t.conf", errbuf, sizeof(errbuf));
+	cr_assert_null(c);
+	cr_assert_str_eq(errbuf, "t.conf:3: unknown module \"pnig\"; did "
+	    "you mean \"ping\"?");
+	c = conf_load_string("listen c2s \"127.0.0.1:1\";\n"
+	    "host \"a.example\" { certificate \"c\" \"k\";\n"
+	    "modules ping ping; }\n", "t.conf", errbuf, sizeof(errbuf));
+	cr_assert_null(c);
+	cr_assert_not_null(strstr(errbuf, "listed twice"), "%s", errbuf);
+	c = conf_load_string("listen c2s \"127.0.0.1:1\";\n"
+	    "host \"a.example\" { certificate \"c\" \"k\";\n"
+	    "modules ping; ping_timeout 0s; }\n", "t.conf", errbuf,
+	    sizeof(errbuf));
+	cr_assert_null(c, "ping_timeout below its bound must fail");
+	cr_assert_not_null(strstr(errbuf, "t.conf:3:"), "%s", errbuf);
 }
 
 Test(conf, load_file)
