@@ -669,6 +669,21 @@ collect_pending(const char *key, const void *val, size_t len, void *arg)
 	return 0;
 }
 
+/* Whether user blocked jid (the blocking module, if enabled, says). */
+static int
+blocked(struct tern_session *s, const char *user, const char *jid)
+{
+	struct tern_event	q;
+
+	if (jid == NULL)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	q.user = user;
+	q.to = jid;
+	return tern_fire(tern_session_host(s), "jid-blocked", &q) ==
+	    TERN_DONE;
+}
+
 /* RFC 6121 3.1.3: requests not answered yet, to a new resource. */
 static void
 deliver_pending(struct tern_session *s, const char *host, const char *user)
@@ -689,7 +704,9 @@ deliver_pending(struct tern_session *s, const char *host, const char *user)
 		if (rc == 0 && (flags & RI_PENDING_IN) && (st =
 		    tern_stanza_from_xml(p.xml.v[i], strlen(p.xml.v[i]))) !=
 		    NULL) {
-			tern_session_send(s, st);
+			/* Sent directly: ask blocking, as routing would. */
+			if (!blocked(s, user, tern_stanza_attr(st, "from")))
+				tern_session_send(s, st);
 			tern_stanza_unref(st);
 		} else if (rc != -1)	/* answered, or the item removed */
 			tern_kv_del(PENDING_STORE, host, user, p.keys.v[i]);

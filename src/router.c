@@ -133,6 +133,12 @@ fire(const char *prefix, const char *dest, struct stanza *st,
 		ev.to_domain = to->domain;
 		ev.to_resource = to->resource;
 	}
+	if (*prefix == '\0') {
+		/* Filters (blocking) see every local stanza first. */
+		snprintf(name, sizeof(name), "filter/%s", dest);
+		if (hook_fire(&h->hooks, name, &ev) == TERN_DONE)
+			return TERN_DONE;
+	}
 	if (*prefix == '\0' && stanza_kind(st) == STANZA_IQ &&
 	    (t == IQ_GET || t == IQ_SET) &&
 	    (pl = stanza_child(st, NULL, NULL)) != NULL && pl->ns != NULL) {

@@ -61,6 +61,9 @@ struct tern_host;
  *   message/offline
  *	a message the router would bounce because no resource is
  *	available; a handler that stores it returns TERN_DONE
+ *   filter/bare  filter/full  filter/host
+ *	fired first for every stanza to a local destination (blocking);
+ *	TERN_DONE stops it
  *   iq-get/unauthenticated/jabber:iq:register:query ...
  *	iq on a stream that is not authenticated yet (origin NULL; answer
  *	with tern_reply)
@@ -68,6 +71,12 @@ struct tern_host;
  * stream-features (features set: add children to it; authenticated
  * says which features list), user-deleted (user set, after the
  * account and every store the modules declare were deleted).
+ * Queries between modules (TERN_DONE means yes):
+ *   presence-subscriber	user = node, to = a contact's bare JID: does
+ *				the contact see the user's presence (roster)
+ *   jid-blocked		user = node, to = a JID: has the user
+ *				blocked it (blocking)
+ *   roster-push, roster-full	used by presence to ask roster
  */
 struct tern_event {
 	const char		*name;
