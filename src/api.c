@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -544,6 +545,46 @@ int
 tern_kv_del_user(const char *store, const char *host, const char *user)
 {
 	return store_kv_del_user(store, host, user);
+}
+
+int
+tern_archive_append(const char *store, const char *host, const char *user,
+    uint64_t when, const void *val, size_t len, char id[TERN_ARCHIVE_ID_LEN])
+{
+	return store_archive_append(store, host, user, when, val, len, id);
+}
+
+int
+tern_archive_query(const char *store, const char *host, const char *user,
+    const struct tern_archive_range *r,
+    int (*fn)(const char *, uint64_t, const void *, size_t, void *),
+    void *arg)
+{
+	struct store_range	q;
+
+	q.start = r->start;
+	q.end = r->end;
+	q.after = r->after;
+	q.before = r->before;
+	q.limit = r->limit;
+	q.reverse = r->reverse;
+	return store_archive_query(store, host, user, &q, fn, arg);
+}
+
+int
+tern_archive_delete(const char *store, const char *host, const char *user,
+    const char *id)
+{
+	return store_archive_delete(store, host, user, id);
+}
+
+uint64_t
+tern_now_us(void)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
 }
 
 struct tern_timer {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -358,4 +359,241 @@ store_kv_each_user(const char *db, const char *host, const char *user,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return 0;
+}
+
+/*
+ * Archives: keys "host \0 user \0" + big-endian microseconds (8 bytes) +
+ * big-endian sequence (4 bytes), so a range scan is a time range.  An
+ * id is those 12 bytes in hex.
+ */
+#define ARCH_SUFFIX	12
+
+static uint32_t	arch_seq;
+
+static void
+be_put(unsigned char *p, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static uint64_t
+be_get(const unsigned char *p, int n)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+id_format(const unsigned char *suffix, char *id)
+{
+	static const char	hex[] = "0123456789abcdef";
+	int			i;
+
+	for (i = 0; i < ARCH_SUFFIX; i++) {
+		id[2 * i] = hex[suffix[i] >> 4];
+		id[2 * i + 1] = hex[suffix[i] & 15];
+	}
+	id[2 * ARCH_SUFFIX] = '\0';
+}
+
+static int
+id_parse(const char *id, unsigned char *suffix)
+{
+	unsigned	v;
+	int		i;
+
+	if (id == NULL || strlen(id) != 2 * ARCH_SUFFIX)
+		return -1;
+	for (i = 0; i < ARCH_SUFFIX; i++) {
+		if (sscanf(id + 2 * i, "%2x", &v) != 1)
+			return -1;
+		suffix[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+int
+store_archive_append(const char *db, const char *host, const char *user,
+    uint64_t when, const void *val, size_t len, char id[STORE_ID_LEN])
+{
+	char		 buf[STORE_KEY_MAX];
+	MDB_val		 k, v;
+	MDB_dbi		 dbi;
+	MDB_txn		*txn;
+	int		 rc, tries;
+
+	if (prepare(db, host, user, "", buf, &k, &dbi) == -1)
+		return -1;
+	if (k.mv_size + ARCH_SUFFIX > STORE_KEY_MAX) {
+		log_warnx("store: key too long in %s", db);
+		return -1;
+	}
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
+		log_warnx("store: write %s: %s", db, mdb_strerror(rc));
+		return -1;
+	}
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = len;
+	for (tries = 0, rc = MDB_KEYEXIST; rc == MDB_KEYEXIST && tries < 16;
+	    tries++) {
+		be_put((unsigned char *)buf + k.mv_size, when, 8);
+		be_put((unsigned char *)buf + k.mv_size + 8, arch_seq++, 4);
+		k.mv_size += ARCH_SUFFIX;
+		rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE);
+		k.mv_size -= ARCH_SUFFIX;
+	}
+	if (rc == 0)
+		id_format((unsigned char *)buf + k.mv_size, id);
+	return write_end(txn, rc, db, "append to");
+}
+
+/* The bounds of a query as full keys; -1 if the range is empty. */
+static int
+arch_bounds(const struct store_range *q, unsigned char *lo,
+    unsigned char *hi)
+{
+	unsigned char	a[ARCH_SUFFIX];
+
+	be_put(lo, q->start, 8);
+	be_put(lo + 8, 0, 4);
+	be_put(hi, q->end ? q->end : UINT64_MAX, 8);
+	be_put(hi + 8, UINT32_MAX, 4);
+	if (q->after != NULL) {
+		if (id_parse(q->after, a) == -1)
+			return -1;
+		if (memcmp(a, lo, ARCH_SUFFIX) >= 0) {
+			memcpy(lo, a, ARCH_SUFFIX);
+			be_put(lo + 8, be_get(lo + 8, 4) + 1, 4);
+			if (be_get(a + 8, 4) == UINT32_MAX)
+				be_put(lo, be_get(a, 8) + 1, 8);
+		}
+	}
+	if (q->before != NULL) {
+		if (id_parse(q->before, a) == -1)
+			return -1;
+		if (memcmp(a, hi, ARCH_SUFFIX) <= 0) {
+			if (be_get(a, 8) == 0 && be_get(a + 8, 4) == 0)
+				return 1;
+			memcpy(hi, a, ARCH_SUFFIX);
+			if (be_get(a + 8, 4) > 0)
+				be_put(hi + 8, be_get(a + 8, 4) - 1, 4);
+			else {
+				be_put(hi, be_get(a, 8) - 1, 8);
+				be_put(hi + 8, UINT32_MAX, 4);
+			}
+		}
+	}
+	return memcmp(lo, hi, ARCH_SUFFIX) > 0 ? 1 : 0;
+}
+
+/* Calls fn for one archive entry; its return value. */
+static int
+arch_emit(const MDB_val *k, const MDB_val *v, size_t plen,
+    int (*fn)(const char *, uint64_t, const void *, size_t, void *),
+    void *arg)
+{
+	const unsigned char	*suffix = (const unsigned char *)k->mv_data +
+				    plen;
+	char			 id[STORE_ID_LEN];
+
+	id_format(suffix, id);
+	return fn(id, be_get(suffix, 8), v->mv_data, v->mv_size, arg);
+}
+
+int
+store_archive_query(const char *db, const char *host, const char *user,
+    const struct store_range *q,
+    int (*fn)(const char *, uint64_t, const void *, size_t, void *),
+    void *arg)
+{
+	char		 lo[STORE_KEY_MAX], hi[STORE_KEY_MAX];
+	MDB_val		 k, v;
+	MDB_dbi		 dbi;
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	size_t		 plen, n = 0;
+	int		 rc;
+
+	if (prepare(db, host, user, "", lo, &k, &dbi) == -1)
+		return -1;
+	plen = k.mv_size;
+	if (plen + ARCH_SUFFIX > STORE_KEY_MAX)
+		return -1;
+	memcpy(hi, lo, plen);
+	if ((rc = arch_bounds(q, (unsigned char *)lo + plen,
+	    (unsigned char *)hi + plen)) != 0)
+		return rc == 1 ? 0 : -1;
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	k.mv_size = plen + ARCH_SUFFIX;
+	if (!q->reverse) {
+		k.mv_data = lo;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		    rc == 0 && k.mv_size == plen + ARCH_SUFFIX &&
+		    memcmp(k.mv_data, hi, plen + ARCH_SUFFIX) <= 0 &&
+		    (q->limit == 0 || n < q->limit);
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++)
+			if (arch_emit(&k, &v, plen, fn, arg) != 0)
+				break;
+	} else {
+		/* The last key <= hi: past it, then one back. */
+		k.mv_data = hi;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && memcmp(k.mv_data, hi, plen + ARCH_SUFFIX) == 0 &&
+		    k.mv_size == plen + ARCH_SUFFIX)
+			;	/* hi itself exists */
+		else
+			rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV :
+			    MDB_LAST);
+		for (; rc == 0 && k.mv_size == plen + ARCH_SUFFIX &&
+		    memcmp(k.mv_data, lo, plen + ARCH_SUFFIX) >= 0 &&
+		    (q->limit == 0 || n < q->limit);
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV), n++)
+			if (arch_emit(&k, &v, plen, fn, arg) != 0)
+				break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int
+store_archive_delete(const char *db, const char *host, const char *user,
+    const char *id)
+{
+	char	 buf[STORE_KEY_MAX];
+	MDB_val	 k;
+	MDB_dbi	 dbi;
+	MDB_txn	*txn;
+	int	 rc;
+
+	if (prepare(db, host, user, "", buf, &k, &dbi) == -1)
+		return -1;
+	if (k.mv_size + ARCH_SUFFIX > STORE_KEY_MAX ||
+	    id_parse(id, (unsigned char *)buf + k.mv_size) == -1)
+		return 1;
+	k.mv_size += ARCH_SUFFIX;
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
+		log_warnx("store: delete %s: %s", db, mdb_strerror(rc));
+		return -1;
+	}
+	rc = mdb_del(txn, dbi, &k, NULL);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return 1;
+	}
+	return write_end(txn, rc, db, "delete");
 }

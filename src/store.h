@@ -13,6 +13,7 @@
 #define TERN_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Opens (creating if needed) the environment in dir.  0 or -1. */
 int	store_open(const char *dir, size_t mapsize);
@@ -44,5 +45,33 @@ int	store_kv_each(const char *db, const char *host,
 int	store_kv_each_user(const char *db, const char *host, const char *user,
 	    int (*fn)(const char *key, const void *val, size_t len,
 	    void *arg), void *arg);
+
+/*
+ * Archives: entries in time order per (host, user), for histories (MAM)
+ * and queues.  when is in microseconds; an id (STORE_ID_LEN with the
+ * NUL) names one entry and orders like it.
+ */
+#define STORE_ID_LEN	25
+
+struct store_range {
+	uint64_t	 start;		/* first time, inclusive (0: any) */
+	uint64_t	 end;		/* last time, inclusive (0: any) */
+	const char	*after;		/* only entries after this id */
+	const char	*before;	/* only entries before this id */
+	size_t		 limit;		/* at most this many (0: all) */
+	int		 reverse;	/* newest first */
+};
+
+int	store_archive_append(const char *db, const char *host,
+	    const char *user, uint64_t when, const void *val, size_t len,
+	    char id[STORE_ID_LEN]);
+/* fn(id, when, val, len, arg) per entry; fn returns 1 to stop.  0, -1. */
+int	store_archive_query(const char *db, const char *host,
+	    const char *user, const struct store_range *,
+	    int (*fn)(const char *id, uint64_t when, const void *val,
+	    size_t len, void *arg), void *arg);
+/* 0 deleted, 1 absent (or not an id), -1 error. */
+int	store_archive_delete(const char *db, const char *host,
+	    const char *user, const char *id);
 
 #endif

@@ -277,6 +277,36 @@ int	tern_kv_each(const char *store, const char *host, const char *user,
 int	tern_kv_del_user(const char *store, const char *host,
 	    const char *user);
 
+/*
+ * Storage: archives, entries in time order per (store, host, user), for
+ * histories and queues.  when: microseconds since the epoch (tern_now_us).
+ * An id (TERN_ARCHIVE_ID_LEN with its NUL) names one entry and orders
+ * like it.  Account deletion removes archives listed in .stores too.
+ */
+#define TERN_ARCHIVE_ID_LEN	25
+
+struct tern_archive_range {
+	uint64_t	 start;		/* first time, inclusive (0: any) */
+	uint64_t	 end;		/* last time, inclusive (0: any) */
+	const char	*after;		/* only entries after this id */
+	const char	*before;	/* only entries before this id */
+	size_t		 limit;		/* at most this many (0: all) */
+	int		 reverse;	/* newest first */
+};
+
+int	tern_archive_append(const char *store, const char *host,
+	    const char *user, uint64_t when, const void *val, size_t len,
+	    char id[TERN_ARCHIVE_ID_LEN]);
+/* fn per entry in range order; fn returns 1 to stop.  0 or -1. */
+int	tern_archive_query(const char *store, const char *host,
+	    const char *user, const struct tern_archive_range *,
+	    int (*fn)(const char *id, uint64_t when, const void *val,
+	    size_t len, void *arg), void *arg);
+/* 0 deleted, 1 absent, -1 error. */
+int	tern_archive_delete(const char *store, const char *host,
+	    const char *user, const char *id);
+uint64_t tern_now_us(void);
+
 /* Timers: fn(arg) after sec seconds (repeat: every sec seconds). */
 struct tern_timer;
 struct tern_timer *tern_timer_add(unsigned sec, int repeat,
