@@ -999,6 +999,12 @@ static const struct conf_directive core_directives[] = {
 	{ .name = NULL }
 };
 
+const struct conf_directive *
+conf_core_directives(void)
+{
+	return core_directives;
+}
+
 static int
 set_host(struct conf_parse *p, const struct conf_directive *d, void *base,
     int argc, char **argv)

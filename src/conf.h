@@ -190,6 +190,9 @@ void	conf_host_modules_free(struct conf_host *);
 const char *conf_module_suggest(const char *name, int *dist);
 int	conf_distance(const char *, const char *);
 
+/* The core directive table ({NULL}-ended), for documentation checks. */
+const struct conf_directive *conf_core_directives(void);
+
 /* Looks a host up by prepared domain; NULL if not served. */
 const struct conf_host	*conf_host_find(const struct tern_conf *,
 			    const char *domain);

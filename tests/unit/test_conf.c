@@ -743,3 +743,41 @@ Test(conf, relative_paths_follow_the_file)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* man/tern.conf.5 documents every directive, core and module. */
+Test(conf, every_directive_is_documented)
+{
+	const struct conf_directive	*d;
+	const struct conf_modtab	*m;
+	char				*man, want[128];
+	FILE				*f;
+	long				 len;
+	size_t				 i;
+
+	module_register_builtins();
+	f = fopen(TERN_SRCDIR "/man/tern.conf.5", "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	man = malloc((size_t)len + 1);
+	cr_assert_eq(fread(man, 1, (size_t)len, f), (size_t)len);
+	man[len] = '\0';
+	fclose(f);
+	for (d = conf_core_directives(); d->name != NULL; d++) {
+		snprintf(want, sizeof(want), ".It Ic %s ", d->name);
+		cr_expect_not_null(strstr(man, want), "%s is not in tern.conf.5",
+		    d->name);
+	}
+	for (i = 0; (m = conf_module_get(i)) != NULL; i++) {
+		snprintf(want, sizeof(want), ".It Cm %s\n", m->name);
+		cr_expect_not_null(strstr(man, want), "module %s is not in "
+		    "tern.conf.5", m->name);
+		for (d = m->table; d != NULL && d->name != NULL; d++) {
+			snprintf(want, sizeof(want), ".It Ic %s ", d->name);
+			cr_expect_not_null(strstr(man, want), "%s (module %s) "
+			    "is not in tern.conf.5", d->name, m->name);
+		}
+	}
+	free(man);
+}
