@@ -83,6 +83,7 @@ struct xml_codec {
 	XML_Index		 restart_at;	/* where a new stream starts */
 
 	int			 in_feed;
+	int			 priming;	/* replaying the saved header */
 	int			 failed;
 	int			 paused;
 	int			 want_restart;
@@ -91,6 +92,8 @@ struct xml_codec {
 static void
 fail(struct xml_codec *c, const char *cond, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void	put_attr(struct evbuffer *, const char *, const char *,
+		    const char *);
 
 static void
 tree_clear(struct xml_codec *c)
@@ -277,6 +280,10 @@ on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 
 	if (stopped(c))
 		return;
+	if (c->depth == 0 && c->priming) {
+		c->depth = 1;	/* the replayed header: already reported */
+		return;
+	}
 	if (c->depth == 0) {
 		stream_header(c, name, atts);
 		return;
@@ -394,7 +401,7 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 	struct xml_codec	*c = ud;
 	int			 ok;
 
-	if (stopped(c))
+	if (stopped(c) || c->priming)
 		return;
 	c->nsdecls++;
 	if (c->depth != 0)
@@ -515,14 +522,71 @@ fail_expat(struct xml_codec *c)
  * a restart cut it short), or -1 when the rest of the call's input is
  * to be dropped (error, pause).
  */
+/*
+ * A parser freed while the session idled comes back primed with the
+ * stream header's namespace context, so that the next stanza parses as
+ * if the parser had never gone.  Positions restart after the header.
+ */
+static void
+parser_prime(struct xml_codec *c)
+{
+	struct evbuffer	*b = evbuffer_new();
+	size_t		 i, len;
+	char		*hdr;
+
+	if (b == NULL)
+		fatalx("evbuffer_new");
+	evbuffer_add_printf(b, "<stream:stream");
+	for (i = 0; i < c->ndecls; i++) {
+		if (c->decls[2 * i] == NULL)
+			put_attr(b, NULL, "xmlns", c->decls[2 * i + 1]);
+		else
+			put_attr(b, "xmlns", c->decls[2 * i],
+			    c->decls[2 * i + 1]);
+	}
+	evbuffer_add(b, ">", 1);
+	len = evbuffer_get_length(b);
+	hdr = (char *)evbuffer_pullup(b, -1);
+	parser_start(c);
+	c->depth = 0;		/* the replayed header opens depth 1 */
+	c->priming = 1;
+	if (XML_Parse(c->p, hdr, (int)len, XML_FALSE) != XML_STATUS_OK ||
+	    c->depth != 1)
+		fatalx("codec_xml: the saved stream header does not parse");
+	c->priming = 0;
+	c->fed = c->boundary = c->restart_at = (XML_Index)len;
+	evbuffer_free(b);
+}
+
+/*
+ * Between stanzas, with every byte parsed, the parser (about 10 KiB in
+ * expat) is freed; parser_prime brings it back when bytes arrive.
+ */
+static void
+parser_idle(struct xml_codec *c)
+{
+	if (c->p == NULL || c->depth != 1 || c->hdr == NULL ||
+	    c->boundary != c->fed || c->failed || c->paused ||
+	    c->want_restart)
+		return;
+	XML_ParserFree(c->p);
+	c->p = NULL;
+	free(c->text);
+	c->text = NULL;
+	c->textlen = c->textcap = 0;
+}
+
 static long
 feed_slice(struct xml_codec *c, const char *buf, size_t n)
 {
 	enum XML_Status	 st;
-	XML_Index	 start = c->fed;
+	XML_Index	 start;
 
-	if (c->p == NULL)
+	if (c->p == NULL && c->hdr != NULL && c->depth == 1)
+		parser_prime(c);
+	else if (c->p == NULL)
 		parser_start(c);
+	start = c->fed;
 	c->fed += n;
 	c->in_feed = 1;
 	st = XML_Parse(c->p, buf, (int)n, XML_FALSE);
@@ -571,6 +635,7 @@ xml_feed(void *arg, const char *buf, size_t len)
 		tree_clear(c);
 		return -1;
 	}
+	parser_idle(c);
 	return 0;
 }
 

@@ -1193,3 +1193,30 @@ Test(codec_xml, round_trip_parsed)
 	free(in);
 	rec_free(r);
 }
+
+/*
+ * Between stanzas the parser is freed and later rebuilt from the saved
+ * header: prefixes declared on the header (with URIs that need escaping
+ * when replayed) must still resolve in later stanzas, each fed alone.
+ */
+Test(codec_xml, idle_parser_keeps_header_context)
+{
+	struct rec	*r = rec_new(&deflim);
+	struct stanza	*st;
+
+	r->keep = 1;
+	cr_assert_eq(feed_str(r, "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' "
+	    "xmlns:q=\"urn:x:it's&amp;&lt;\" to='example.org' "
+	    "version='1.0'>"), 0);
+	cr_assert_eq(feed_str(r, "<message><q:x/></message>"), 0);
+	cr_assert_eq(feed_str(r, " "), 0);
+	cr_assert_eq(feed_str(r, "<iq type='get' id='1'><q:y/></iq>"), 0);
+	cr_assert_eq(r->nstanza, 2);
+	st = stanza_child(r->kept[0], "urn:x:it's&<", "x");
+	cr_assert_not_null(st, "prefix q lost after the first stanza");
+	st = stanza_child(r->kept[1], "urn:x:it's&<", "y");
+	cr_assert_not_null(st, "prefix q lost after an idle period");
+	cr_assert_str_eq(r->kept[1]->ns, STANZA_NS_CLIENT);
+	rec_free(r);
+}
