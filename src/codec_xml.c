@@ -919,8 +919,8 @@ codec_xml_parse_one(const char *xml, size_t len)
 	static const struct codec_cb cb = {
 		one_open, one_stanza, one_close, one_error
 	};
-	struct tern_limits	 lim = { len + sizeof(hdr) + 1, 1024, 4096,
-				    0, 0 };
+	struct tern_limits	 lim = { .stanza_size = len + sizeof(hdr) + 1,
+				    .depth = 1024, .attrs = 4096 };
 	struct parse_one	 po = { NULL, 0 };
 	void			*c;
 

@@ -19,6 +19,7 @@ struct tern_limits {
 	unsigned	attrs;		/* max_attrs: attributes per element */
 	size_t		pending_output;	/* max_pending_output: bytes queued */
 	unsigned	auth_timeout;	/* auth_timeout: seconds until bound */
+	unsigned	conns_per_address; /* max_connections_per_address */
 };
 
 enum conf_listen_kind {

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "loop.h"
 #include "module.h"
+#include "peer.h"
 #include "router.h"
 #include "sasl.h"
 #include "session.h"
@@ -71,6 +72,7 @@ struct stream {
 	struct sasl_sess	*sasl;
 	struct session		*sess;
 	struct event		*timer;		/* auth timeout until bound */
+	char			 peer[PEER_KEY_LEN];	/* counted address */
 	LIST_ENTRY(stream)	 entry;
 };
 
@@ -104,14 +106,21 @@ stream_accept(int fd, const struct sockaddr *sa, socklen_t salen, int direct)
 	struct stream	*s;
 	struct timeval	 tv = { loop_limits()->auth_timeout, 0 };
 	SSL		*ssl = NULL;
+	char		 peer[PEER_KEY_LEN];
 
+	if (peer_admit(sa, peer) == -1) {
+		close(fd);
+		return;
+	}
 	if (direct && (ssl = tls_ssl_new(1)) == NULL) {
+		peer_release(peer);
 		log_warnx("c2s_tls: no usable certificate; closing "
 		    "connection");
 		close(fd);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
+	memcpy(s->peer, peer, sizeof(s->peer));
 	s->direct = direct;
 	/* bufferevent_openssl delivers no data before the handshake. */
 	s->tls = direct;
@@ -146,6 +155,7 @@ stream_free(void *arg)
 
 	s->codec->destroy(s->cctx);
 	conn_free(s->conn);
+	peer_release(s->peer);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	sasl_sess_free(s->sasl);

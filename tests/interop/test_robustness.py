@@ -64,3 +64,33 @@ def test_jabber_server_namespace_refused(server):
            "<body>x</body></message>")
     cond = s.stream_error()
     assert cond == ["unsupported-stanza-type"], s.transcript()
+
+
+def open_retry(port, tries=50):
+    """A stream that got its features; the server may still be counting
+    connections that just closed (the harness's readiness probes, or
+    one the test closed), so retry for a bounded while."""
+    for _ in range(tries):
+        s = ternlib.RawStream(port)
+        try:
+            s.open()
+            return s
+        except AssertionError:
+            s.close()
+            time.sleep(0.1)
+    raise AssertionError("no connection accepted in %d tries" % tries)
+
+
+def test_connections_per_address(make_server):
+    srv = make_server(extra_conf="max_connections_per_address 3;")
+    held = [open_retry(srv.c2s_port) for _ in range(3)]
+    extra = socket.create_connection(("127.0.0.1", srv.c2s_port), 5)
+    assert wait_eof(extra, 5), "a 4th connection from one address stayed"
+    extra.close()
+    srv.wait_log("refusing connections from 127.0.0.1")
+    # A slot freed is a slot available again.
+    held.pop().close()
+    open_retry(srv.c2s_port).close()
+    for s in held:
+        s.close()
+    assert srv.alive()
