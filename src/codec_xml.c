@@ -463,6 +463,20 @@ on_comment(void *ud, const XML_Char *data)
 	fail(ud, "restricted-xml", "comments are not allowed");
 }
 
+/*
+ * A CDATA section between stanzas: even one holding only whitespace would
+ * keep expat in a state that an idle parser cannot be rebuilt into.
+ */
+static void XMLCALL
+on_cdata(void *ud)
+{
+	struct xml_codec	*c = ud;
+
+	if (!stopped(c) && c->depth == 1)
+		fail(c, "bad-format", "CDATA section between top-level "
+		    "elements");
+}
+
 static void
 parser_start(struct xml_codec *c)
 {
@@ -479,6 +493,7 @@ parser_start(struct xml_codec *c)
 	XML_SetEntityDeclHandler(p, on_entity);
 	XML_SetProcessingInstructionHandler(p, on_pi);
 	XML_SetCommentHandler(p, on_comment);
+	XML_SetStartCdataSectionHandler(p, on_cdata);
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	/*
 	 * Expat >= 2.6 (and Debian's 2.5.0 with the CVE-2023-52425 fix)
@@ -795,6 +810,8 @@ put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
 
 	if (st->ns != NULL && strcmp(st->ns, STANZA_NS_STREAMS) == 0)
 		pfx = "stream:";
+	else if (st->ns != NULL && strcmp(st->ns, STANZA_NS_XML) == 0)
+		pfx = "xml:";	/* predeclared; it may not be a default ns */
 	evbuffer_add_printf(out, "<%s%s", pfx, st->name);
 	if (pfx[0] == '\0' && !ns_same(st->ns, dflt)) {
 		put_attr(out, NULL, "xmlns", st->ns != NULL ? st->ns : "");

@@ -1220,3 +1220,42 @@ Test(codec_xml, idle_parser_keeps_header_context)
 	cr_assert_str_eq(r->kept[1]->ns, STANZA_NS_CLIENT);
 	rec_free(r);
 }
+
+/* Found by fuzz_codec_xml: relayed, <xml:x/> must stay well-formed. */
+Test(codec_xml, element_in_xml_namespace_round_trips)
+{
+	struct rec	*r = rec_new(&deflim);
+	struct evbuffer	*b = evbuffer_new();
+	struct stanza	*again;
+	char		*xml;
+	size_t		 len;
+
+	r->keep = 1;
+	cr_assert_eq(feed_str(r, HDR "<message><xml:x/><body>hi</body>"
+	    "</message>"), 0);
+	cr_assert_eq(r->nstanza, 1);
+	codec_xml_serialize(r->kept[0], b, STANZA_NS_CLIENT);
+	len = evbuffer_get_length(b);
+	xml = (char *)evbuffer_pullup(b, -1);
+	cr_assert_not_null(memmem(xml, len, "<xml:x/>", 8), "%.*s",
+	    (int)len, xml);
+	again = codec_xml_parse_one(xml, len);
+	cr_assert_not_null(again, "serialization does not parse: %.*s",
+	    (int)len, xml);
+	cr_assert_not_null(stanza_child(again, STANZA_NS_XML, "x"));
+	stanza_unref(again);
+	evbuffer_free(b);
+	rec_free(r);
+}
+
+/* Found by fuzz_codec_xml: CDATA between stanzas desynchronised the
+ * parser rebuilt after an idle period. */
+Test(codec_xml, cdata_between_stanzas_refused)
+{
+	struct rec	*r = rec_new(&deflim);
+
+	cr_assert_eq(feed_str(r, HDR "<presence/><![CDATA[ "), -1);
+	cr_assert_str_eq(r->cond, "bad-format");
+	cr_assert_eq(r->nerr, 1);
+	rec_free(r);
+}
