@@ -41,7 +41,8 @@ struct codec_cb {
 	 * The input broke a rule: condition is an RFC 6120 4.9.3 stream
 	 * error condition ("not-well-formed", "invalid-namespace",
 	 * "policy-violation", "restricted-xml", "unsupported-encoding",
-	 * "bad-format"), text says what exactly.  Called at most once;
+	 * "bad-format", "resource-constraint" when expat runs out of
+	 * memory), text says what exactly.  Called at most once;
 	 * nothing more is parsed after it.
 	 */
 	void	(*error)(void *arg, const char *condition, const char *text);
