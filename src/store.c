@@ -275,6 +275,24 @@ store_kv_del_user(const char *db, const char *host, const char *user)
 	return write_end(txn, rc, db, "delete");
 }
 
+/* A read-only transaction with a cursor on dbi; 0 or -1 (logged). */
+static int
+read_cursor(const char *db, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur)
+{
+	int	rc;
+
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, txn)) != 0) {
+		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = mdb_cursor_open(*txn, dbi, cur)) != 0) {
+		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+		mdb_txn_abort(*txn);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_kv_each(const char *db, const char *host,
     int (*fn)(const char *, const char *, const void *, size_t, void *),
@@ -293,14 +311,8 @@ store_kv_each(const char *db, const char *host,
 		return -1;
 	plen = strlen(host) + 1;
 	k.mv_size = plen;
-	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
-		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+	if (read_cursor(db, dbi, &txn, &cur) == -1)
 		return -1;
-	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	    rc == 0 && has_prefix(&k, buf, plen);
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -337,14 +349,8 @@ store_kv_each_user(const char *db, const char *host, const char *user,
 	if (prepare(db, host, user, "", buf, &k, &dbi) == -1)
 		return -1;
 	plen = k.mv_size;
-	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
-		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+	if (read_cursor(db, dbi, &txn, &cur) == -1)
 		return -1;
-	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	    rc == 0 && has_prefix(&k, buf, plen);
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -530,14 +536,8 @@ store_archive_query(const char *db, const char *host, const char *user,
 	if ((rc = arch_bounds(q, (unsigned char *)lo + plen,
 	    (unsigned char *)hi + plen)) != 0)
 		return rc == 1 ? 0 : -1;
-	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
-		log_warnx("store: read %s: %s", db, mdb_strerror(rc));
+	if (read_cursor(db, dbi, &txn, &cur) == -1)
 		return -1;
-	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
 	k.mv_size = plen + ARCH_SUFFIX;
 	if (!q->reverse) {
 		k.mv_data = lo;
