@@ -20,6 +20,11 @@ struct tern_limits {
 	size_t		pending_output;	/* max_pending_output: bytes queued */
 	unsigned	auth_timeout;	/* auth_timeout: seconds until bound */
 	unsigned	conns_per_address; /* max_connections_per_address */
+	unsigned	stanza_rate;	/* max_stanza_rate: per second, 0 off */
+	unsigned	stanza_burst;	/* stanza_burst: bucket size */
+	unsigned	auth_fail_address; /* auth_failures_per_address */
+	unsigned	auth_fail_account; /* auth_failures_per_account */
+	unsigned	auth_fail_window;  /* auth_failure_window: seconds */
 };
 
 enum conf_listen_kind {

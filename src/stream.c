@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -23,6 +25,7 @@
 
 #include "tern/module.h"
 
+#include "authlimit.h"
 #include "codec.h"
 #include "conf.h"
 #include "conn.h"
@@ -72,6 +75,8 @@ struct stream {
 	struct sasl_sess	*sasl;
 	struct session		*sess;
 	struct event		*timer;		/* auth timeout until bound */
+	double			 tokens;	/* stanza rate bucket */
+	uint64_t		 refilled;	/* its last refill, ms */
 	char			 peer[PEER_KEY_LEN];	/* counted address */
 	LIST_ENTRY(stream)	 entry;
 };
@@ -518,22 +523,64 @@ sasl_reset(struct stream *s)
 	s->mech = NULL;
 }
 
+/*
+ * Sends <failure/> with cond (and text, if any) and logs it at level;
+ * a stream that failed too often is closed.
+ */
 static void
-sasl_failed(struct stream *s, const char *cond)
+sasl_refuse(struct stream *s, const char *cond, const char *text, int level)
 {
 	struct stanza	*f = stanza_new(NS_SASL, "failure");
 	const char	*who = s->sasl ? sasl_sess_attempted_user(s->sasl) :
 			    NULL;
 
 	stanza_add_child(f, NULL, cond);
+	if (text != NULL)
+		stanza_add_text(stanza_add_child(f, NULL, "text"), text,
+		    strlen(text));
 	send_el(s, f);
-	conn_log(s->conn, LOG_LVL_INFO, "authentication failed for %s%s%s "
-	    "(%s): %s", who ? who : "?", who ? "@" : "", who ? s->host : "",
-	    s->mech ? s->mech : "no mechanism", cond);
+	conn_log(s->conn, level, "authentication failed for %s%s%s "
+	    "(%s): %s%s%s", who ? who : "?", who ? "@" : "", who ? s->host : "",
+	    s->mech ? s->mech : "no mechanism", cond, text ? ": " : "",
+	    text ? text : "");
 	sasl_reset(s);
 	if (++s->auth_fails >= MAX_AUTH_FAILS)
 		stream_error(s, "policy-violation",
 		    "Too many failed authentication attempts");
+}
+
+static void
+sasl_failed(struct stream *s, const char *cond)
+{
+	sasl_refuse(s, cond, NULL, LOG_LVL_INFO);
+}
+
+/*
+ * The end of an exchange, success or failure, for the claimed account:
+ * refused while the account is throttled, whatever the password was;
+ * a wrong password counts against address and account.  1 if refused.
+ */
+static int
+account_throttled(struct stream *s, const char *node, int wrong)
+{
+	char		*account = NULL;
+	char		 text[128];
+	unsigned	 left;
+
+	if (node != NULL)
+		xasprintf(&account, "%s@%s", node, s->host);
+	if (account != NULL &&
+	    (left = authlimit_account_blocked(account)) != 0) {
+		snprintf(text, sizeof(text), "Too many failed logins for "
+		    "this account; try again in %u s", left);
+		free(account);
+		sasl_refuse(s, "temporary-auth-failure", text, LOG_LVL_DEBUG);
+		return 1;
+	}
+	if (wrong)
+		authlimit_failed(s->peer, account);
+	free(account);
+	return 0;
 }
 
 static void
@@ -549,6 +596,8 @@ sasl_result(struct stream *s, enum sasl_step r, const char *out)
 		send_el(s, e);
 		break;
 	case SASL_STEP_SUCCESS:
+		if (account_throttled(s, sasl_sess_user(s->sasl), 0))
+			break;
 		e = stanza_new(NS_SASL, "success");
 		stanza_add_text(e, out, strlen(out));
 		send_el(s, e);
@@ -563,6 +612,9 @@ sasl_result(struct stream *s, enum sasl_step r, const char *out)
 		s->codec->restart(s->cctx);
 		break;
 	case SASL_STEP_FAILURE:
+		if (account_throttled(s, sasl_sess_attempted_user(s->sasl),
+		    strcmp(out, "not-authorized") == 0))
+			break;
 		sasl_failed(s, out);
 		break;
 	}
@@ -573,8 +625,9 @@ do_auth(struct stream *s, struct stanza *st)
 {
 	const char	*mech = stanza_attr(st, "mechanism"), *out;
 	struct sasl_cbdata cb, *cbp = NULL;
-	char		*text;
+	char		*text, msg[128];
 	enum sasl_step	 r;
+	unsigned	 left;
 
 	if (s->user != NULL) {
 		stream_error(s, "policy-violation", "Already authenticated");
@@ -594,6 +647,12 @@ do_auth(struct stream *s, struct stanza *st)
 	}
 	if (mech == NULL || *mech == '\0') {
 		sasl_failed(s, "invalid-mechanism");
+		return;
+	}
+	if ((left = authlimit_address_blocked(s->peer)) != 0) {
+		snprintf(msg, sizeof(msg), "Too many failed logins from your "
+		    "address; try again in %u s", left);
+		sasl_refuse(s, "temporary-auth-failure", msg, LOG_LVL_DEBUG);
 		return;
 	}
 	if (s->tls && tls_channel_binding(s->conn->ssl, &cb) == 0)
@@ -789,6 +848,48 @@ static const struct negotiate_handler {
 	{ STANZA_NS_CLIENT, "iq", do_bind },
 };
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A token bucket per session: max_stanza_rate tokens a second, at most
+ * stanza_burst saved.  A client above it is flooding (no client needs
+ * hundreds of stanzas a second for long), so it gets policy-violation
+ * rather than slowly growing queues elsewhere.  0 when over the limit.
+ */
+static int
+rate_ok(struct stream *s)
+{
+	const struct tern_limits *l = loop_limits();
+	uint64_t		 now;
+
+	if (l->stanza_rate == 0)
+		return 1;
+	now = now_ms();
+	if (s->refilled == 0)
+		s->tokens = l->stanza_burst;
+	else
+		s->tokens += (double)(now - s->refilled) * l->stanza_rate /
+		    1000.0;
+	if (s->tokens > l->stanza_burst)
+		s->tokens = l->stanza_burst;
+	s->refilled = now;
+	if (s->tokens < 1.0) {
+		conn_log(s->conn, LOG_LVL_WARN, "stanza flood: above "
+		    "max_stanza_rate %u/s with its stanza_burst of %u spent; "
+		    "closing", l->stanza_rate, l->stanza_burst);
+		return 0;
+	}
+	s->tokens -= 1.0;
+	return 1;
+}
+
 static void
 on_stanza(void *arg, struct stanza *st)
 {
@@ -796,6 +897,11 @@ on_stanza(void *arg, struct stanza *st)
 	size_t		 i;
 
 	if (s->state == ST_SESSION) {
+		if (!rate_ok(s)) {
+			stream_error(s, "policy-violation",
+			    "Stanza rate limit exceeded");
+			return;
+		}
 		if (stanza_kind(st) != STANZA_OTHER &&
 		    strcmp(st->ns, STANZA_NS_CLIENT) == 0)
 			router_from_session(s->sess, st);

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "authlimit.h"
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
@@ -260,6 +261,7 @@ run(int foreground)
 		event_free(shutdown_ev);
 	listen_stop();
 	loop_reap();
+	authlimit_free();
 	module_stop();
 	loop_free();
 	if (conf->pid_file != NULL)

@@ -293,9 +293,11 @@ class RawStream:
               "xml:lang='en' xmlns='jabber:client' "
               "xmlns:stream='http://etherx.jabber.org/streams'>")
 
-    def __init__(self, port, tls=False, timeout=WAIT):
+    def __init__(self, port, tls=False, timeout=WAIT, source=None):
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout,
+            source_address=(source, 0) if source else None)
         self.tls = False
         self.received = b""
         self.send_error = None
