@@ -9,8 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "module.h"
+#include "privdrop.h"
 #include "sasl.h"
 #include "store.h"
 #include "stream.h"
@@ -135,24 +134,13 @@ sig_hup(int sig, short ev, void *arg)
 static void
 drop_privileges(const struct tern_conf *c)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 gid;
+	char	err[256];
 
 	if (c->user == NULL)
 		return;
-	if ((pw = getpwnam(c->user)) == NULL)
-		fatalx("user %s: no such user", c->user);
-	gid = pw->pw_gid;
-	if (c->group != NULL) {
-		if ((gr = getgrnam(c->group)) == NULL)
-			fatalx("group %s: no such group", c->group);
-		gid = gr->gr_gid;
-	}
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("cannot drop privileges to %s", c->user);
-	log_info("running as %s", c->user);
+	if (privdrop(c->user, c->group, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_info("running as user %s", c->user);
 }
 
 static void
@@ -228,20 +216,32 @@ run(int foreground)
 		log_init(conf->log_level, "syslog", "ternd");
 	else if (log_init(conf->log_level, conf->log_dest, "ternd") == -1)
 		fatal("log %s", conf->log_dest);
-	if (store_open(conf->data_dir, conf->store_map_size) == -1)
+	loop_init();
+	loop_set_conf(conf);
+	/*
+	 * Ports below 1024 need root: bind them, write the pid file, then
+	 * drop to `user` before anything else is opened, so that the data
+	 * directory is created and used by the unprivileged user only.
+	 */
+	if (listen_start(conf, err, sizeof(err)) == -1)
+		fatalx("%s: %s", conf_path, err);
+	write_pid(conf->pid_file);
+	drop_privileges(conf);
+	if (store_open(conf->data_dir, conf->store_map_size) == -1) {
+		if (conf->user != NULL)
+			fatalx("cannot open the data directory %s as user %s: "
+			    "it must exist and belong to %s (chown -R %s %s), "
+			    "or its parent be writable by %s", conf->data_dir,
+			    conf->user, conf->user, conf->user, conf->data_dir,
+			    conf->user);
 		fatalx("cannot open the data directory %s", conf->data_dir);
+	}
 	if (sasl_init() == -1)
 		fatalx("SASL initialisation failed");
 	sasl_set_iterations(conf->scram_iterations);
-	loop_init();
-	loop_set_conf(conf);
 	if (module_start(conf, err, sizeof(err)) == -1)
 		fatalx("%s: %s", conf_path, err);
 	boot_conf = conf;
-	if (listen_start(conf, err, sizeof(err)) == -1)
-		fatalx("%s: %s", conf_path, err);
-	drop_privileges(conf);
-	write_pid(conf->pid_file);
 	if (!foreground)
 		quiet_stdio();
 	signal(SIGPIPE, SIG_IGN);

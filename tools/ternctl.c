@@ -20,6 +20,7 @@
 #include "jid.h"
 #include "log.h"
 #include "module.h"
+#include "privdrop.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -261,9 +262,16 @@ main(int argc, char *argv[])
 		fprintf(stderr, "ternctl: %s\n", err);
 		return 1;
 	}
+	/* As root, work as ternd's user so its files stay its own. */
+	if (conf->user != NULL && geteuid() == 0 &&
+	    privdrop(conf->user, conf->group, err, sizeof(err)) == -1) {
+		fprintf(stderr, "ternctl: %s\n", err);
+		return 1;
+	}
 	if (store_open(conf->data_dir, conf->store_map_size) == -1) {
 		fprintf(stderr, "ternctl: cannot open the data directory %s "
-		    "(is it readable by this user?)\n", conf->data_dir);
+		    "(is it readable and writable by %s?)\n", conf->data_dir,
+		    conf->user != NULL ? conf->user : "this user");
 		return 1;
 	}
 	rc = commands[i].fn(argc, argv);
