@@ -266,6 +266,12 @@ tern_reply_error(struct tern_event *ev, const char *type, const char *cond,
 {
 	struct stanza	*e;
 
+	/* A store that ran out of space is a resource, not a bug. */
+	if (strcmp(cond, "internal-server-error") == 0 && store_full()) {
+		type = "wait";
+		cond = "resource-constraint";
+		text = "The server's storage is full; try again later";
+	}
 	if (ev->stanza == NULL ||
 	    (e = stanza_error_reply(CST(ev->stanza), type, cond, text)) ==
 	    NULL)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "log.h"
 #include "store.h"
@@ -29,6 +30,47 @@ static struct {
 	MDB_dbi		 dbi;
 } dbs[STORE_MAX_DBS];
 static int	 ndbs;
+static size_t	 map_size;
+static char	*data_dir;
+
+static int	full;		/* the last write failed for lack of space */
+
+int
+store_full(void)
+{
+	return full;
+}
+
+/* Logs a failed write; says what to do when space ran out. */
+static void
+write_failed(const char *what, const char *db, int rc)
+{
+	struct statvfs	vfs;
+	char		size[32];
+
+	/*
+	 * LMDB reports a short write (the disk filled up in the middle of a
+	 * page) as EIO: the file system's free space tells the two apart.
+	 */
+	if (rc == EIO && data_dir != NULL && statvfs(data_dir, &vfs) == 0 &&
+	    (unsigned long long)vfs.f_bavail * vfs.f_frsize < 1024 * 1024)
+		rc = ENOSPC;
+	full = rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT;
+	if (rc == MDB_MAP_FULL) {
+		snprintf(size, sizeof(size), "%zu MiB", map_size >> 20);
+		log_warnx("store: %s %s: the store is full (store_map_size "
+		    "%s): raise store_map_size and restart; nothing stored "
+		    "before is lost", what, db, size);
+	} else if (rc == ENOSPC || rc == EDQUOT)
+		log_warnx("store: %s %s: %s in data_dir %s: free space; "
+		    "nothing stored before is lost", what, db,
+		    mdb_strerror(rc), data_dir);
+	else if (rc == EIO)
+		log_warnx("store: %s %s: input/output error in data_dir %s: "
+		    "check the disk (dmesg)", what, db, data_dir);
+	else
+		log_warnx("store: %s %s: %s", what, db, mdb_strerror(rc));
+}
 
 int
 store_open(const char *dir, size_t mapsize)
@@ -52,6 +94,9 @@ store_open(const char *dir, size_t mapsize)
 		env = NULL;
 		return -1;
 	}
+	map_size = mapsize;
+	free(data_dir);
+	data_dir = xstrdup(dir);
 	return 0;
 }
 
@@ -67,6 +112,8 @@ store_close(void)
 	ndbs = 0;
 	mdb_env_close(env);
 	env = NULL;
+	free(data_dir);
+	data_dir = NULL;
 }
 
 int
@@ -104,8 +151,7 @@ dbi_get(const char *name, MDB_dbi *dbi)
 	ndbs++;
 	return 0;
  fail:
-	log_warnx("store: cannot open database %s: %s", name,
-	    mdb_strerror(rc));
+	write_failed("create database", name, rc);
 	return -1;
 }
 
@@ -180,9 +226,12 @@ write_end(MDB_txn *txn, int rc, const char *db, const char *what)
 	else
 		mdb_txn_abort(txn);
 	if (rc != 0) {
-		log_warnx("store: %s %s: %s", what, db, mdb_strerror(rc));
+		write_failed(what, db, rc);
 		return -1;
 	}
+	/* Only a write that added data proves there is space again. */
+	if (strcmp(what, "delete") != 0)
+		full = 0;
 	return 0;
 }
 

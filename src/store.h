@@ -19,6 +19,8 @@
 int	store_open(const char *dir, size_t mapsize);
 void	store_close(void);
 int	store_is_open(void);
+/* 1 while the last write failed for lack of space (map or disk). */
+int	store_full(void);
 
 /*
  * Keyval: one value per (host, user, key).  user and key may be "".

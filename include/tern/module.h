@@ -198,7 +198,12 @@ void		 tern_session_send(struct tern_session *,
 		    const struct tern_stanza *);
 /* Sends st (borrowed) back to whoever sent the event's stanza. */
 void		 tern_reply(struct tern_event *, const struct tern_stanza *);
-/* Answers the event's stanza with an error (never an error to an error). */
+/*
+ * Answers the event's stanza with an error (never an error to an error).
+ * internal-server-error right after a store write failed for lack of
+ * space (store_map_size reached, disk full) goes out as
+ * resource-constraint, type wait, saying the storage is full.
+ */
 void		 tern_reply_error(struct tern_event *, const char *type,
 		    const char *condition, const char *text);
 /* Fires an event on a host; TERN_DONE if a handler took it. */
