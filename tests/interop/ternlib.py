@@ -25,7 +25,11 @@ TERND = os.environ.get("TERND", os.path.join(REPO, "src", "ternd"))
 TERNCTL = os.environ.get("TERNCTL", os.path.join(REPO, "tools", "ternctl"))
 
 DOMAIN = "localhost"
+# TERN_VALGRIND=1 runs every ternd under valgrind memcheck.
+VALGRIND = os.environ.get("TERN_VALGRIND", "") not in ("", "0")
 WAIT = 10.0             # default bound for any single wait, seconds
+if VALGRIND:
+    WAIT *= 3
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_STREAM_ERR = "urn:ietf:params:xml:ns:xmpp-streams"
@@ -139,8 +143,18 @@ class Server:
 
     def start(self, timeout=WAIT):
         self.logf = open(self.log_path, "ab")
+        cmd = [TERND, "-f", self.conf, "-d"]
+        if VALGRIND:
+            # memcheck: any error or leak makes ternd exit with 97 and
+            # leaves a report next to its log (read by stop()).
+            cmd = ["valgrind", "--quiet", "--error-exitcode=97",
+                   "--leak-check=full",
+                   "--show-leak-kinds=definite,indirect,possible",
+                   "--errors-for-leak-kinds=definite,indirect,possible",
+                   "--log-file=%s/valgrind.%%p.log" % self.dir] + cmd
+            timeout *= 4
         self.proc = subprocess.Popen(
-            [TERND, "-f", self.conf, "-d"], stdin=subprocess.DEVNULL,
+            cmd, stdin=subprocess.DEVNULL,
             stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         pending = [self.c2s_port, self.tls_port]
@@ -211,6 +225,13 @@ class Server:
         if m:
             problems.append("sanitizer report in the ternd log: %r"
                             % m.group(0))
+        for name in sorted(os.listdir(self.dir)):
+            if name.startswith("valgrind.") and name.endswith(".log"):
+                with open(os.path.join(self.dir, name)) as f:
+                    report = f.read().strip()
+                if report:
+                    problems.append("valgrind report %s:\n%s"
+                                    % (name, report[:6000]))
         return problems
 
     # -- log ----------------------------------------------------------
