@@ -109,7 +109,8 @@ prep(const char *s, size_t len, const Stringprep_profile *profile)
 		free(buf);
 		return NULL;
 	}
-	return buf;
+	/* Prepared parts live as long as sessions: keep only their bytes. */
+	return xreallocarray(buf, strlen(buf) + 1, 1);
 }
 
 /*
