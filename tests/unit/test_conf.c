@@ -634,7 +634,8 @@ Test(conf, listen)
 Test(conf, listen_errors)
 {
 	fails("listen s2s \"*:5269\";\n", 1,
-	    "invalid value \"s2s\" for \"listen\": expected c2s or c2s_tls");
+	    "invalid value \"s2s\" for \"listen\": expected c2s, c2s_tls, "
+	    "c2s_bin or c2s_bin_tls");
 	fails("listen c2s \"*:0\";\n", 1,
 	    "invalid value \"*:0\" for \"listen\": the port must be a "
 	    "number from 1 to 65535");
