@@ -3,10 +3,17 @@
  * same lists; tests/unit/test_codec_bin.c checks that they agree).  A
  * published dictionary never changes: a new entry means a new version,
  * with its own table here.  Token n of a list is its nth string.
+ *
+ * The index below (a hash table per list, and the dictionary's SHA-256)
+ * is built on first use and kept for the life of the process.
  */
-#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
-#include "codec_bin.h"
+#include <openssl/evp.h>
+
+#include "codec_bin_int.h"
+#include "log.h"
 
 static const char *const ns1[] = {
 	"",
@@ -176,3 +183,166 @@ static const struct codec_bin_dict dict1 = {
 };
 
 const struct codec_bin_dict *const codec_bin_dicts[] = { &dict1, NULL };
+
+
+
+
+static struct dict_index	*indexes;
+
+/*
+ * A hash of the length and at most the first and last 8 bytes, read as
+ * two words: a long value (an id, a JID) costs no more than a short one
+ * to look up; equal hashes are confirmed with memcmp.
+ */
+uint32_t
+codec_bin_hash(const char *s, size_t n)
+{
+	uint64_t	a = 0, b = 0, h;
+
+	if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+	} else if (n >= 4) {
+		uint32_t	x, y;
+
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		a = x;
+		b = y;
+	} else if (n > 0)
+		a = (uint64_t)(unsigned char)s[0] << 16 |
+		    (uint64_t)(unsigned char)s[n / 2] << 8 |
+		    (unsigned char)s[n - 1];
+	h = (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^ n;
+	h ^= h >> 32;
+	h *= 0x165667b19e3779f9ULL;
+	return (uint32_t)(h >> 32);
+}
+
+static void
+dict_hash(const struct codec_bin_dict *d, unsigned char out[32])
+{
+	static const char *const heads[BIN_NLISTS] = {
+		"[ns]\n", "[element]\n", "[attr]\n", "[value]\n",
+	};
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+	char		 first[64];
+	size_t		 l, i;
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		fatalx("codec_bin: SHA-256 unavailable");
+	snprintf(first, sizeof(first), "tern-binary-dictionary %u\n",
+	    d->version);
+	EVP_DigestUpdate(ctx, first, strlen(first));
+	for (l = 0; l < BIN_NLISTS; l++) {
+		EVP_DigestUpdate(ctx, heads[l], strlen(heads[l]));
+		for (i = 0; i < d->lists[l].n; i++) {
+			EVP_DigestUpdate(ctx, d->lists[l].s[i],
+			    strlen(d->lists[l].s[i]));
+			EVP_DigestUpdate(ctx, "\n", 1);
+		}
+	}
+	if (EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		fatalx("codec_bin: SHA-256 failed");
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+dict_put(struct dict_index *x, int l, size_t k)
+{
+	const char	*s = x->d->lists[l].s[k];
+	uint32_t	 hv = codec_bin_hash(s, strlen(s));
+	size_t		 h = hv & x->mask[l];
+
+	while (x->slots[l][h].tok1 != 0)
+		h = (h + 1) & x->mask[l];
+	x->slots[l][h].hash = hv;
+	x->slots[l][h].len = (uint32_t)strlen(s);
+	if (strlen(s) > x->maxlen[l])
+		x->maxlen[l] = strlen(s);
+	x->slots[l][h].tok1 = (int)k + 1;
+}
+
+/* Built once, on first use; never freed (static data). */
+const struct dict_index *
+codec_bin_dict_index(const struct codec_bin_dict *d)
+{
+	struct dict_index	*x;
+	size_t			 n, l, i, k, cap;
+
+	if (indexes == NULL) {
+		for (n = 0; codec_bin_dicts[n] != NULL; n++)
+			;
+		indexes = xcalloc(n, sizeof(*indexes));
+		for (i = 0; i < n; i++) {
+			x = &indexes[i];
+			x->d = codec_bin_dicts[i];
+			for (l = 0; l < BIN_NLISTS; l++) {
+				for (cap = 16; cap < 4 * x->d->lists[l].n;)
+					cap *= 2;
+				x->slots[l] = xcalloc(cap,
+				    sizeof(*x->slots[l]));
+				x->mask[l] = cap - 1;
+				for (k = 0; k < x->d->lists[l].n; k++)
+					dict_put(x, l, k);
+			}
+			dict_hash(x->d, x->hash);
+			for (k = 0; k < 32; k++)
+				snprintf(x->hex + 2 * k, 3, "%02x",
+				    x->hash[k]);
+		}
+	}
+	for (i = 0; codec_bin_dicts[i] != NULL; i++)
+		if (codec_bin_dicts[i] == d)
+			return &indexes[i];
+	fatalx("codec_bin: unknown dictionary");
+}
+
+/* Token of s (n bytes, hash hv) in list l, or -1. */
+int
+codec_bin_dict_lookup(const struct dict_index *x, int l, const char *s,
+    size_t n, uint32_t hv)
+{
+	const struct dict_slot	*e;
+	size_t			 h = hv & x->mask[l];
+
+	if (n > x->maxlen[l])
+		return -1;
+	for (; (e = &x->slots[l][h])->tok1 != 0; h = (h + 1) & x->mask[l])
+		if (e->hash == hv && e->len == n &&
+		    memcmp(x->d->lists[l].s[e->tok1 - 1], s, n) == 0)
+			return e->tok1 - 1;
+	return -1;
+}
+
+
+const struct codec_bin_dict *
+codec_bin_dict_current(void)
+{
+	return codec_bin_dicts[0];
+}
+
+void
+codec_bin_dict_hash(const struct codec_bin_dict *d, unsigned char out[32])
+{
+	memcpy(out, codec_bin_dict_index(d)->hash, 32);
+}
+
+const char *
+codec_bin_dict_hex(const struct codec_bin_dict *d)
+{
+	return codec_bin_dict_index(d)->hex;
+}
+
+const struct codec_bin_dict *
+codec_bin_dict_find(unsigned long version, const char *hex)
+{
+	size_t	i;
+
+	for (i = 0; codec_bin_dicts[i] != NULL; i++)
+		if (codec_bin_dicts[i]->version == version && (hex == NULL ||
+		    strcmp(codec_bin_dict_hex(codec_bin_dicts[i]), hex) == 0))
+			return codec_bin_dicts[i];
+	return NULL;
+}
+
