@@ -256,6 +256,7 @@ dict_put(struct dict_index *x, int l, size_t k)
 
 	while (x->slots[l][h].tok1 != 0)
 		h = (h + 1) & x->mask[l];
+	x->lens[l][k] = (uint32_t)strlen(s);
 	x->slots[l][h].hash = hv;
 	x->slots[l][h].len = (uint32_t)strlen(s);
 	if (strlen(s) > x->maxlen[l])
@@ -283,6 +284,8 @@ codec_bin_dict_index(const struct codec_bin_dict *d)
 				x->slots[l] = xcalloc(cap,
 				    sizeof(*x->slots[l]));
 				x->mask[l] = cap - 1;
+				x->lens[l] = xcalloc(x->d->lists[l].n + 1,
+				    sizeof(uint32_t));
 				for (k = 0; k < x->d->lists[l].n; k++)
 					dict_put(x, l, k);
 			}

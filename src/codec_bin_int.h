@@ -39,6 +39,7 @@ struct dict_index {
 	struct dict_slot		*slots[BIN_NLISTS];
 	size_t				 mask[BIN_NLISTS];
 	size_t				 maxlen[BIN_NLISTS];
+	uint32_t			*lens[BIN_NLISTS];	/* by token */
 	unsigned char			 hash[32];
 	char				 hex[CODEC_BIN_HASH_HEX];
 };

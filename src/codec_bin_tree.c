@@ -41,6 +41,7 @@ struct dec {
 	const char			*content_ns;
 	const char			*domain;
 	const struct tern_limits	*lim;
+	const struct dict_index		*x;	/* of d */
 	struct span			 names[CODEC_BIN_TABLE_MAX];
 	struct span			 values[CODEC_BIN_TABLE_MAX];
 	unsigned			 nnames, nvalues;
@@ -53,6 +54,17 @@ static int
 dict_lookup(const struct dict_index *x, int l, const char *s, size_t n)
 {
 	return codec_bin_dict_lookup(x, l, s, n, codec_bin_hash(s, n));
+}
+
+/* A NUL-terminated copy of n bytes (no strnlen: n is known). */
+static char *
+dup_n(const char *p, size_t n)
+{
+	char	*s = xmalloc(n + 1);
+
+	memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
 }
 
 /* ---------------------------------------------------------------- */
@@ -268,14 +280,20 @@ put_jid(struct enc *e, const char *v)
 static int
 jid_attr(const struct stanza_attr *a)
 {
-	static const char *const names[] = { "to", "from", "jid", "by" };
-	size_t	i;
+	const char	*n = a->name;
 
 	if (a->ns != NULL && a->ns[0] != '\0')
 		return 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(a->name, names[i]) == 0)
-			return 1;
+	switch (n[0]) {
+	case 't':
+		return strcmp(n, "to") == 0;
+	case 'f':
+		return strcmp(n, "from") == 0;
+	case 'j':
+		return strcmp(n, "jid") == 0;
+	case 'b':
+		return strcmp(n, "by") == 0;
+	}
 	return 0;
 }
 
@@ -308,7 +326,7 @@ static int
 attr_skipped(const struct stanza_attr *a)
 {
 	/* As codec_xml_serialize: namespace declarations are ours. */
-	return (a->ns == NULL || a->ns[0] == '\0') &&
+	return (a->ns == NULL || a->ns[0] == '\0') && a->name[0] == 'x' &&
 	    strncmp(a->name, "xmlns", 5) == 0 &&
 	    (a->name[5] == '\0' || a->name[5] == ':');
 }
@@ -341,6 +359,8 @@ put_attrs(struct enc *e, const struct stanza *st, size_t n)
 static int
 ns_same(const char *a, const char *b)
 {
+	if (a == b)
+		return 1;
 	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
 }
 
@@ -669,7 +689,7 @@ get_nameref(struct dec *d, int l, int *tok, struct span *s)
 	if (n >= 1 && n <= lim) {
 		*tok = (int)(n - 1);
 		s->p = d->d->lists[l].s[n - 1];
-		s->n = strlen(s->p);
+		s->n = d->x->lens[l][n - 1];
 		return 0;
 	}
 	if (n > lim) {
@@ -705,7 +725,7 @@ get_ns(struct dec *d, char **ns)
 		return MALFORMED(d, "namespace is not UTF-8 XML text");
 	if (s.n == sizeof(NS_XMLNS) - 1 && memcmp(s.p, NS_XMLNS, s.n) == 0)
 		return MALFORMED(d, "the xmlns namespace is reserved");
-	*ns = xstrndup(s.p, s.n);
+	*ns = dup_n(s.p, s.n);
 	return 0;
 }
 
@@ -719,7 +739,7 @@ get_name(struct dec *d, int l, int *tok, char **name)
 	if (*tok == -1 && !name_ok((const unsigned char *)s.p, s.n))
 		return MALFORMED(d, "%s name is not an XML NCName",
 		    list_names[l]);
-	*name = xstrndup(s.p, s.n);
+	*name = dup_n(s.p, s.n);
 	return 0;
 }
 
@@ -871,7 +891,7 @@ get_value(struct dec *d, char **out)
 			return MALFORMED(d, "value is not UTF-8 XML text");
 		if (d->nvalues < CODEC_BIN_TABLE_MAX)
 			d->values[d->nvalues++] = s;
-		*out = xstrndup(s.n > 0 ? s.p : "", s.n);
+		*out = dup_n(s.n > 0 ? s.p : "", s.n);
 		return 0;
 	}
 	if ((v & 3) == V_TYPED) {
@@ -879,7 +899,7 @@ get_value(struct dec *d, char **out)
 			return -1;
 	} else if (get_plain(d, v) == -1)
 		return -1;
-	*out = xstrndup(d->tmp.n > 0 ? (const char *)d->tmp.p : "",
+	*out = dup_n(d->tmp.n > 0 ? (const char *)d->tmp.p : "",
 	    d->tmp.n);
 	return 0;
 }
@@ -911,7 +931,8 @@ get_attr(struct dec *d, struct stanza *el, struct stanza_attr *a)
 	} else if (strcmp(a->name, "xmlns") == 0)
 		return MALFORMED(d, "attribute named xmlns");
 	for (i = 0; i < el->nattrs; i++)
-		if (strcmp(el->attrs[i].name, a->name) == 0 &&
+		if (el->attrs[i].name[0] == a->name[0] &&
+		    strcmp(el->attrs[i].name, a->name) == 0 &&
 		    ns_same(el->attrs[i].ns, a->ns))
 			return MALFORMED(d, "duplicate attribute %.64s",
 			    a->name);
@@ -982,7 +1003,7 @@ get_kids(struct dec *d, struct stanza *el, unsigned depth)
 			return MALFORMED(d, "two texts in a row");
 		if (!text_ok((const unsigned char *)s.p, s.n))
 			return MALFORMED(d, "text is not UTF-8 XML text");
-		k->text = xstrndup(s.p, s.n);
+		k->text = dup_n(s.p, s.n);
 		k->textlen = s.n;
 		el->nkids++;
 	}
@@ -1056,6 +1077,7 @@ dec_init(struct dec *d, const void *body, size_t len,
 	d->p = body;
 	d->end = (const unsigned char *)body + len;
 	d->d = dict;
+	d->x = dict != NULL ? codec_bin_dict_index(dict) : NULL;
 	d->content_ns = content_ns;
 	d->domain = domain;
 	d->lim = lim;
@@ -1088,8 +1110,10 @@ codec_bin_read_header(const void *body, size_t len, const char *content_ns,
 		    "(0 is)", fmt);
 		return NULL;
 	}
-	if ((d.d = codec_bin_dict_find(ver, NULL)) != NULL)
+	if ((d.d = codec_bin_dict_find(ver, NULL)) != NULL) {
 		codec_bin_dict_hash(d.d, want);
+		d.x = codec_bin_dict_index(d.d);
+	}
 	if (d.d == NULL || memcmp(want, hash.p, 8) != 0) {
 		snprintf(text, textlen, "dictionary %llu with this hash is "
 		    "not known here", (unsigned long long)ver);
