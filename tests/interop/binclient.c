@@ -152,8 +152,8 @@ main(int argc, char *argv[])
 		}
 		if (pfd[0].revents) {
 			/* read(2), not stdio: poll must see what is left. */
-			if (have == sizeof(line) - 1 || (n = read(0, line + have,
-			    sizeof(line) - 1 - have)) <= 0)
+			if (have == sizeof(line) - 1 || (n = read(0,
+			    line + have, sizeof(line) - 1 - have)) <= 0)
 				break;
 			have += (size_t)n;
 			while (go && (nl = memchr(line, '\n', have)) != NULL) {
