@@ -177,7 +177,7 @@ read_some(struct ternclient *c, long long deadline)
 	long long	left;
 	int		n, r;
 
-	if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
+	if (c->ssl == NULL || !SSL_has_pending(c->ssl)) {
 		left = deadline < 0 ? -1 : deadline - now_ms();
 		if (deadline >= 0 && left < 0)
 			left = 0;
@@ -582,7 +582,7 @@ ternclient_recv(struct ternclient *c, int timeout_ms)
 int
 ternclient_pending(struct ternclient *c)
 {
-	return c->qhead < c->nq || (c->ssl != NULL && SSL_pending(c->ssl));
+	return c->qhead < c->nq || (c->ssl != NULL && SSL_has_pending(c->ssl));
 }
 
 int
