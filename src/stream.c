@@ -4,6 +4,10 @@
  *   HEADER -> (features) -> [STARTTLS -> TLS -> HEADER] ->
  *   (mechanisms) -> SASL -> HEADER -> (bind) -> BIND -> SESSION
  *
+ * After SASL a client may switch the stream to the binary codec
+ * (<select/>, doc/binary.md 2); on c2s_bin listeners the first byte
+ * picks the codec (STREAM_SNIFF).
+ *
  * Everything the peer sends reaches us from the codec's callbacks; any
  * protocol violation ends in stream_error(), which writes the error and
  * closes after flushing.  The conn tells us when it is gone
