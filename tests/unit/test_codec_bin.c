@@ -768,3 +768,76 @@ Test(codec_bin, dictionary_sane)
 	cr_assert_null(codec_bin_dict_find(d->version, "00"));
 	cr_assert_null(codec_bin_dict_find(d->version + 1, NULL));
 }
+
+/* ------------------------------------------------------------------ */
+/* The measurement corpus (bench/corpus) round-trips too. */
+
+struct collect {
+	struct stanza	*st[64];
+	size_t		 n;
+};
+
+static void
+col_open(void *arg, const struct stanza *hdr)
+{
+}
+
+static void
+col_stanza(void *arg, struct stanza *st)
+{
+	struct collect	*c = arg;
+
+	cr_assert_lt(c->n, sizeof(c->st) / sizeof(c->st[0]));
+	c->st[c->n++] = stanza_ref(st);
+}
+
+static void
+col_close(void *arg)
+{
+}
+
+static void
+col_error(void *arg, const char *cond, const char *text)
+{
+	cr_assert_fail("corpus does not parse: %s: %s", cond, text);
+}
+
+Test(codec_bin, bench_corpus_round_trips)
+{
+	static const char *const files[] = {
+		"login", "roster-50", "chat", "carbons", "mam-page",
+		"muc-presence", "pep-avatar",
+	};
+	static const struct codec_cb cb = {
+		col_open, col_stanza, col_close, col_error
+	};
+	struct collect	 c;
+	struct stanza	*back;
+	char		 path[512], *text;
+	size_t		 i, j, n;
+	FILE		*f;
+	void		*x;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/bench/corpus/%s.xml",
+		    TERN_SRCDIR, files[i]);
+		cr_assert_not_null(f = fopen(path, "r"), "%s", path);
+		text = calloc(1, 1 << 20);
+		n = fread(text, 1, (1 << 20) - 1, f);
+		fclose(f);
+		memset(&c, 0, sizeof(c));
+		x = codec_xml.create(&cb, &c, STANZA_NS_CLIENT, &deflim);
+		codec_xml.feed(x, CLIENT_HDR, strlen(CLIENT_HDR));
+		codec_xml.feed(x, text, n);
+		codec_xml.destroy(x);
+		cr_assert_gt(c.n, 0, "%s: no stanzas", path);
+		for (j = 0; j < c.n; j++) {
+			back = roundtrip(c.st[j], "example.org");
+			cr_assert(tree_equal(c.st[j], back), "%s stanza %zu",
+			    path, j);
+			stanza_unref(back);
+			stanza_unref(c.st[j]);
+		}
+		free(text);
+	}
+}
