@@ -51,10 +51,11 @@ class BinClient:
         self.seen = []
 
     @classmethod
-    async def start(cls, port, user, password, mode, resource="bin"):
+    async def start(cls, port, user, password, mode, resource="bin",
+                    direct_tls=False):
         proc = await asyncio.create_subprocess_exec(
             BINCLIENT, "-p", str(port), "-u", user, "-w", password,
-            "-r", resource, "-m", mode,
+            "-r", resource, "-m", mode, *(["-T"] if direct_tls else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         c = cls(proc)
         line = await c.line()
@@ -291,6 +292,24 @@ def test_dedicated_listener_still_speaks_xml(make_server, binclient):
                "xmlns='urn:xmpp:ping'/></iq>")
         await c.next(is_("iq", id="p1"), "ping answer")
         await c.close()
+    run(go())
+
+
+def test_dedicated_direct_tls_listener(make_server, binclient):
+    """c2s_bin_tls: TLS first, then the first byte picks the codec."""
+    port = free_port()
+    srv = make_server(
+        extra_conf='listen c2s_bin_tls "127.0.0.1:%d";' % port)
+
+    async def go():
+        for mode, wire in (("dedicated", "binary"), ("xml", "xml")):
+            c = await BinClient.start(port, "alice", PASSWORDS[ALICE], mode,
+                                      direct_tls=True)
+            assert c.wire == wire
+            c.send("<iq type='get' id='p1' to='localhost'><ping "
+                   "xmlns='urn:xmpp:ping'/></iq>")
+            await c.next(is_("iq", id="p1"), "ping answer")
+            await c.close()
     run(go())
 
 
