@@ -1,6 +1,6 @@
 /*
  * Codecs turn bytes into stanza trees and back.  A stream picks one codec
- * (the XML codec now, the binary codec later); router and modules never
+ * (codec_xml, or codec_bin of codec_bin.h); router and modules never
  * see bytes.  The codec enforces the limits on what it parses and reports
  * each violation as an RFC 6120 stream error condition, once.
  *
@@ -42,7 +42,8 @@ struct codec_cb {
 	 * error condition ("not-well-formed", "invalid-namespace",
 	 * "policy-violation", "restricted-xml", "unsupported-encoding",
 	 * "bad-format", "resource-constraint" when expat runs out of
-	 * memory), text says what exactly.  Called at most once;
+	 * memory; the binary codec also "unsupported-version" for an
+	 * unknown dictionary), text says what exactly.  Called at most once;
 	 * nothing more is parsed after it.
 	 */
 	void	(*error)(void *arg, const char *condition, const char *text);

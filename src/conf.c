@@ -818,6 +818,8 @@ static const struct {
 } listen_kinds[] = {
 	{ "c2s", LISTEN_C2S },
 	{ "c2s_tls", LISTEN_C2S_TLS },
+	{ "c2s_bin", LISTEN_C2S_BIN },
+	{ "c2s_bin_tls", LISTEN_C2S_BIN_TLS },
 };
 
 #define NLISTEN_KINDS	(sizeof(listen_kinds) / sizeof(listen_kinds[0]))
@@ -893,7 +895,7 @@ set_listen(struct conf_parse *p, const struct conf_directive *d, void *base,
 	memset(&l, 0, sizeof(l));
 	if ((l.kind = listen_kind(argv[1])) == -1)
 		return conf_error(p, "invalid value \"%s\" for \"listen\": "
-		    "expected c2s or c2s_tls", argv[1]);
+		    "expected c2s, c2s_tls, c2s_bin or c2s_bin_tls", argv[1]);
 	if ((why = parse_addr(argv[2], &l)) != NULL)
 		return conf_error(p, "invalid value \"%s\" for \"listen\": %s",
 		    argv[2], why);
@@ -998,6 +1000,9 @@ static const struct conf_directive core_directives[] = {
 	{ .name = "allow_plaintext_loopback", .ctx = CONF_CTX_MAIN,
 	  .minargs = 1, .maxargs = 1, .type = CONF_BOOL,
 	  .offset = MAIN(allow_plaintext_loopback), .defval = "no" },
+	{ .name = "binary_mode", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_BOOL, .offset = MAIN(binary_mode),
+	  .defval = "yes" },
 	{ .name = "resource_conflict", .ctx = CONF_CTX_MAIN, .minargs = 1,
 	  .maxargs = 1, .type = CONF_ENUM, .offset = MAIN(resource_conflict),
 	  .values = conflict_values, .defval = "replace" },

@@ -30,6 +30,8 @@ struct tern_limits {
 enum conf_listen_kind {
 	LISTEN_C2S = 0,		/* STARTTLS */
 	LISTEN_C2S_TLS,		/* XEP-0368 direct TLS */
+	LISTEN_C2S_BIN,		/* STARTTLS; first byte picks XML or binary */
+	LISTEN_C2S_BIN_TLS,	/* direct TLS; the same after the handshake */
 };
 
 struct conf_listen {
@@ -72,6 +74,7 @@ struct tern_conf {
 	size_t			 nhosts;
 	struct tern_limits	 limits;
 	int			 allow_plaintext_loopback;
+	int			 binary_mode;	/* offer doc/binary.md */
 	int			 resource_conflict;	/* enum conf_conflict */
 	unsigned		 scram_iterations;
 	size_t			 store_map_size;

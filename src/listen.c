@@ -34,7 +34,9 @@ struct listener {
 static struct listener	*ls;
 static size_t		 nls;
 
-static const char *const kind_names[] = { "c2s", "c2s_tls" };
+static const char *const kind_names[] = {
+	"c2s", "c2s_tls", "c2s_bin", "c2s_bin_tls"
+};
 
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
@@ -42,7 +44,10 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	stream_accept(fd, sa, (socklen_t)salen, l->kind == LISTEN_C2S_TLS);
+	stream_accept(fd, sa, (socklen_t)salen,
+	    (l->kind == LISTEN_C2S_TLS || l->kind == LISTEN_C2S_BIN_TLS ?
+	    STREAM_DIRECT_TLS : 0) | (l->kind == LISTEN_C2S_BIN ||
+	    l->kind == LISTEN_C2S_BIN_TLS ? STREAM_SNIFF : 0));
 }
 
 static void

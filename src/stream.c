@@ -4,6 +4,10 @@
  *   HEADER -> (features) -> [STARTTLS -> TLS -> HEADER] ->
  *   (mechanisms) -> SASL -> HEADER -> (bind) -> BIND -> SESSION
  *
+ * After SASL a client may switch the stream to the binary codec
+ * (<select/>, doc/binary.md 2); on c2s_bin listeners the first byte
+ * picks the codec (STREAM_SNIFF).
+ *
  * Everything the peer sends reaches us from the codec's callbacks; any
  * protocol violation ends in stream_error(), which writes the error and
  * closes after flushing.  The conn tells us when it is gone
@@ -27,6 +31,7 @@
 
 #include "authlimit.h"
 #include "codec.h"
+#include "codec_bin.h"
 #include "conf.h"
 #include "conn.h"
 #include "jid.h"
@@ -64,6 +69,8 @@ struct stream {
 	void			*cctx;
 	int			 state;
 	int			 direct;	/* XEP-0368 direct TLS */
+	int			 sniff;		/* first byte picks the codec */
+	int			 to_binary;	/* switch after this feed */
 	int			 tls;		/* TLS established */
 	int			 header_sent;	/* our header for this stream */
 	int			 auth_fails;
@@ -106,12 +113,13 @@ timeout_cb(int fd, short ev, void *arg)
 }
 
 void
-stream_accept(int fd, const struct sockaddr *sa, socklen_t salen, int direct)
+stream_accept(int fd, const struct sockaddr *sa, socklen_t salen, int flags)
 {
 	struct stream	*s;
 	struct timeval	 tv = { loop_limits()->auth_timeout, 0 };
 	SSL		*ssl = NULL;
 	char		 peer[PEER_KEY_LEN];
+	int		 direct = (flags & STREAM_DIRECT_TLS) != 0;
 
 	if (peer_admit(sa, peer) == -1) {
 		close(fd);
@@ -127,6 +135,7 @@ stream_accept(int fd, const struct sockaddr *sa, socklen_t salen, int direct)
 	s = xcalloc(1, sizeof(*s));
 	memcpy(s->peer, peer, sizeof(s->peer));
 	s->direct = direct;
+	s->sniff = (flags & STREAM_SNIFF) != 0;
 	/* bufferevent_openssl delivers no data before the handshake. */
 	s->tls = direct;
 	s->codec = &codec_xml;
@@ -319,6 +328,24 @@ add_mechanisms(struct stream *s, struct stanza *f)
 	}
 }
 
+/* doc/binary.md 2: every dictionary this server decodes. */
+static void
+add_binary_feature(struct stanza *f)
+{
+	struct stanza	*b, *d;
+	char		 ver[16];
+	size_t		 i;
+
+	b = stanza_add_child(f, CODEC_BIN_NS, "binary");
+	for (i = 0; codec_bin_dicts[i] != NULL; i++) {
+		d = stanza_add_child(b, NULL, "dictionary");
+		snprintf(ver, sizeof(ver), "%u", codec_bin_dicts[i]->version);
+		stanza_set_attr(d, "version", ver);
+		stanza_set_attr(d, "sha256",
+		    codec_bin_dict_hex(codec_bin_dicts[i]));
+	}
+}
+
 static void
 send_features(struct stream *s)
 {
@@ -347,6 +374,9 @@ send_features(struct stream *s)
 		ev.priv = s;
 		module_fire(s->host, "stream-features", &ev);
 	}
+	if (s->user != NULL && s->codec == &codec_xml &&
+	    loop_conf()->binary_mode)
+		add_binary_feature(f);
 	stream_send(s, f);
 	stanza_unref(f);
 }
@@ -433,6 +463,34 @@ on_error(void *arg, const char *cond, const char *text)
 	stream_error(arg, cond, text);
 }
 
+/* Replaces the codec; never from inside one of its callbacks. */
+static void
+use_codec(struct stream *s, const struct codec_ops *ops)
+{
+	s->codec->destroy(s->cctx);
+	s->codec = ops;
+	s->cctx = ops->create(&xml_cb, s, STANZA_NS_CLIENT, loop_limits());
+}
+
+/*
+ * Feeds one chunk.  On a dedicated listener the first byte picks the
+ * codec; after <proceed/> the codec becomes binary (doc/binary.md 2, 3).
+ */
+static void
+feed_chunk(struct stream *s, const char *buf, size_t len)
+{
+	if (s->sniff && len > 0) {
+		s->sniff = 0;
+		if ((unsigned char)buf[0] == BIN_HEADER)
+			use_codec(s, &codec_bin);
+	}
+	s->codec->feed(s->cctx, buf, len);
+	if (s->to_binary) {
+		s->to_binary = 0;
+		use_codec(s, &codec_bin);
+	}
+}
+
 /* Feeds what the conn has read to the codec. */
 static void
 read_input(struct stream *s)
@@ -448,7 +506,7 @@ read_input(struct stream *s)
 			n = 8;
 		for (i = 0; i < n && s->state < ST_CLOSING &&
 		    s->state != ST_TLS; i++)
-			s->codec->feed(s->cctx, v[i].iov_base, v[i].iov_len);
+			feed_chunk(s, v[i].iov_base, v[i].iov_len);
 		for (i = 0; i < n; i++)
 			evbuffer_drain(in, v[i].iov_len);
 	}
@@ -836,6 +894,48 @@ unauthenticated_iq(struct stream *s, struct stanza *st)
 	return module_fire(s->host, name, &ev) == TERN_DONE;
 }
 
+/* doc/binary.md 2: <select/> before bind; <proceed/> then binary. */
+static void
+do_binary(struct stream *s, struct stanza *st)
+{
+	const char	*ver = stanza_attr(st, "version");
+	const char	*hash = stanza_attr(st, "sha256");
+	const char	*cond = NULL, *text = NULL;
+	struct stanza	*f;
+	unsigned long	 v = 0;
+	char		*end;
+
+	if (!loop_conf()->binary_mode || s->user == NULL ||
+	    s->codec != &codec_xml) {
+		cond = "not-allowed";
+		text = !loop_conf()->binary_mode ? "binary mode is disabled" :
+		    s->user == NULL ? "authenticate first" :
+		    "the stream is binary already";
+	} else if (ver == NULL || hash == NULL ||
+	    (v = strtoul(ver, &end, 10), end == ver || *end != '\0')) {
+		cond = "bad-request";
+		text = "version and sha256 are required";
+	} else if (codec_bin_dict_find(v, hash) == NULL) {
+		cond = "unsupported-dictionary";
+		text = "no dictionary with this version and hash";
+	}
+	if (cond != NULL) {
+		f = stanza_new(CODEC_BIN_NS, "failure");
+		stanza_add_child(f, NULL, cond);
+		stanza_set_attr_ns(stanza_add_text_child(f, NULL, "text",
+		    text), STANZA_NS_XML, "lang", "en");
+		send_el(s, f);
+		conn_log(s->conn, LOG_LVL_INFO, "binary mode refused: %s",
+		    text);
+		return;
+	}
+	send_el(s, stanza_new(CODEC_BIN_NS, "proceed"));
+	s->codec->pause(s->cctx);
+	s->state = ST_HEADER;
+	s->to_binary = 1;
+	conn_log(s->conn, LOG_LVL_DEBUG, "binary mode, dictionary %lu", v);
+}
+
 static const struct negotiate_handler {
 	const char	*ns;
 	const char	*name;
@@ -845,6 +945,7 @@ static const struct negotiate_handler {
 	{ NS_SASL, "auth", do_auth },
 	{ NS_SASL, "response", do_response },
 	{ NS_SASL, "abort", do_abort },
+	{ CODEC_BIN_NS, "select", do_binary },
 	{ STANZA_NS_CLIENT, "iq", do_bind },
 };
 

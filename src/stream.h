@@ -12,8 +12,14 @@
 struct stanza;
 struct stream;
 
-/* A socket accepted on a c2s listener (direct: XEP-0368 TLS). */
-void	stream_accept(int fd, const struct sockaddr *, socklen_t, int direct);
+/*
+ * A socket accepted on a c2s listener.  flags: STREAM_DIRECT_TLS
+ * (XEP-0368), STREAM_SNIFF (the first byte picks XML or binary,
+ * doc/binary.md 3).
+ */
+#define STREAM_DIRECT_TLS	0x01
+#define STREAM_SNIFF		0x02
+void	stream_accept(int fd, const struct sockaddr *, socklen_t, int flags);
 /* Queues st (borrowed) for the peer. */
 void	stream_send(struct stream *, const struct stanza *st);
 /* Sends a stream error (RFC 6120 4.9.3 condition), then closes. */

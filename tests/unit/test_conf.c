@@ -631,10 +631,30 @@ Test(conf, listen)
 	conf_free(c);
 }
 
+Test(conf, binary_mode_and_listeners)
+{
+	struct tern_conf	*c;
+
+	c = load("listen c2s_bin \"127.0.0.1:5300\";\n"
+	    "listen c2s_bin_tls \"127.0.0.1:5301\";\n"
+	    "host a {\n\tcertificate a b;\n}\n");
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->listens[0].kind, LISTEN_C2S_BIN);
+	cr_assert_eq(c->listens[1].kind, LISTEN_C2S_BIN_TLS);
+	cr_assert_eq(c->binary_mode, 1, "binary_mode defaults to yes");
+	conf_free(c);
+	c = load_one("binary_mode", "no");
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->binary_mode, 0);
+	conf_free(c);
+	fails_one("binary_mode", "maybe", "invalid value \"maybe\"");
+}
+
 Test(conf, listen_errors)
 {
 	fails("listen s2s \"*:5269\";\n", 1,
-	    "invalid value \"s2s\" for \"listen\": expected c2s or c2s_tls");
+	    "invalid value \"s2s\" for \"listen\": expected c2s, c2s_tls, "
+	    "c2s_bin or c2s_bin_tls");
 	fails("listen c2s \"*:0\";\n", 1,
 	    "invalid value \"*:0\" for \"listen\": the port must be a "
 	    "number from 1 to 65535");
