@@ -92,7 +92,66 @@ struct xml_codec {
 static void
 fail(struct xml_codec *c, const char *cond, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static void	put_attr(struct evbuffer *, const char *, const char *,
+
+/*
+ * The serializer writes into one flat buffer (on the stack for the usual
+ * stanza) and hands it to the evbuffer once: an evbuffer_add per name,
+ * quote and escape cost more than the copying.
+ */
+struct obuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	char	 stack[2048];
+};
+
+static void
+ob_grow(struct obuf *o, size_t n)
+{
+	size_t	cap = o->cap * 2;
+
+	while (cap < o->len + n)
+		cap *= 2;
+	if (o->p == o->stack) {
+		o->p = xmalloc(cap);
+		memcpy(o->p, o->stack, o->len);
+	} else
+		o->p = xreallocarray(o->p, cap, 1);
+	o->cap = cap;
+}
+
+static inline void
+ob_add(struct obuf *o, const char *s, size_t n)
+{
+	if (o->len + n > o->cap)
+		ob_grow(o, n);
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static inline void
+ob_str(struct obuf *o, const char *s)
+{
+	ob_add(o, s, strlen(s));
+}
+
+static void
+put_escaped(struct obuf *out, const char *s, size_t len,
+    const char *const *table)
+{
+	size_t	 i, run = 0;
+
+	for (i = 0; i < len; i++) {
+		if (table[(unsigned char)s[i]] == NULL)
+			continue;
+		ob_add(out, s + run, i - run);
+		ob_str(out, table[(unsigned char)s[i]]);
+		run = i + 1;
+	}
+	ob_add(out, s + run, len - run);
+}
+
+static void	put_attr(struct obuf *, const char *, const char *,
 		    const char *);
 
 static void
@@ -545,13 +604,12 @@ fail_expat(struct xml_codec *c)
 static void
 parser_prime(struct xml_codec *c)
 {
-	struct evbuffer	*b = evbuffer_new();
+	struct obuf	 o = { .p = o.stack, .cap = sizeof(o.stack) };
+	struct obuf	*b = &o;
 	size_t		 i, len;
 	char		*hdr;
 
-	if (b == NULL)
-		fatalx("evbuffer_new");
-	evbuffer_add_printf(b, "<stream:stream");
+	ob_str(b, "<stream:stream");
 	for (i = 0; i < c->ndecls; i++) {
 		if (c->decls[2 * i] == NULL)
 			put_attr(b, NULL, "xmlns", c->decls[2 * i + 1]);
@@ -559,9 +617,9 @@ parser_prime(struct xml_codec *c)
 			put_attr(b, "xmlns", c->decls[2 * i],
 			    c->decls[2 * i + 1]);
 	}
-	evbuffer_add(b, ">", 1);
-	len = evbuffer_get_length(b);
-	hdr = (char *)evbuffer_pullup(b, -1);
+	ob_add(b, ">", 1);
+	len = o.len;
+	hdr = o.p;
 	parser_start(c);
 	c->depth = 0;		/* the replayed header opens depth 1 */
 	c->priming = 1;
@@ -570,7 +628,8 @@ parser_prime(struct xml_codec *c)
 		fatalx("codec_xml: the saved stream header does not parse");
 	c->priming = 0;
 	c->fed = c->boundary = c->restart_at = (XML_Index)len;
-	evbuffer_free(b);
+	if (o.p != o.stack)
+		free(o.p);
 }
 
 /*
@@ -711,23 +770,6 @@ xml_pause(void *arg)
 }
 
 /* Escapes s: table[ch] is the entity for ch, or NULL. */
-static void
-put_escaped(struct evbuffer *out, const char *s, size_t len,
-    const char *const *table)
-{
-	size_t	 i, run = 0;
-
-	for (i = 0; i < len; i++) {
-		if (table[(unsigned char)s[i]] == NULL)
-			continue;
-		evbuffer_add(out, s + run, i - run);
-		evbuffer_add(out, table[(unsigned char)s[i]],
-		    strlen(table[(unsigned char)s[i]]));
-		run = i + 1;
-	}
-	evbuffer_add(out, s + run, len - run);
-}
-
 /*
  * Text and attribute values.  CR, and in attributes TAB and LF, are
  * written as character references: a parser would normalise them.
@@ -742,13 +784,18 @@ static const char *const attr_esc[256] = {
 };
 
 static void
-put_attr(struct evbuffer *out, const char *pfx, const char *name,
+put_attr(struct obuf *out, const char *pfx, const char *name,
     const char *value)
 {
-	evbuffer_add_printf(out, " %s%s%s='", pfx != NULL ? pfx : "",
-	    pfx != NULL ? ":" : "", name);
+	ob_add(out, " ", 1);
+	if (pfx != NULL) {
+		ob_str(out, pfx);
+		ob_add(out, ":", 1);
+	}
+	ob_str(out, name);
+	ob_add(out, "='", 2);
 	put_escaped(out, value, strlen(value), attr_esc);
-	evbuffer_add(out, "'", 1);
+	ob_add(out, "'", 1);
 }
 
 static int
@@ -765,7 +812,7 @@ ns_same(const char *a, const char *b)
  * never makes them) are left out rather than clash with ours.
  */
 static void
-put_attrs(const struct stanza *st, struct evbuffer *out)
+put_attrs(const struct stanza *st, struct obuf *out)
 {
 	const struct stanza_attr	*a;
 	char				 pfx[32];
@@ -802,7 +849,7 @@ put_attrs(const struct stanza *st, struct evbuffer *out)
  * leave the default namespace as it was.
  */
 static void
-put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
+put_element(const struct stanza *st, struct obuf *out, const char *dflt)
 {
 	const struct stanza_node	*n;
 	const char			*pfx = "";
@@ -812,17 +859,19 @@ put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
 		pfx = "stream:";
 	else if (st->ns != NULL && strcmp(st->ns, STANZA_NS_XML) == 0)
 		pfx = "xml:";	/* predeclared; it may not be a default ns */
-	evbuffer_add_printf(out, "<%s%s", pfx, st->name);
+	ob_add(out, "<", 1);
+	ob_str(out, pfx);
+	ob_str(out, st->name);
 	if (pfx[0] == '\0' && !ns_same(st->ns, dflt)) {
 		put_attr(out, NULL, "xmlns", st->ns != NULL ? st->ns : "");
 		dflt = st->ns;
 	}
 	put_attrs(st, out);
 	if (st->nkids == 0) {
-		evbuffer_add(out, "/>", 2);
+		ob_add(out, "/>", 2);
 		return;
 	}
-	evbuffer_add(out, ">", 1);
+	ob_add(out, ">", 1);
 	for (i = 0; i < st->nkids; i++) {
 		n = &st->kids[i];
 		if (n->el != NULL)
@@ -830,14 +879,25 @@ put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
 		else
 			put_escaped(out, n->text, n->textlen, text_esc);
 	}
-	evbuffer_add_printf(out, "</%s%s>", pfx, st->name);
+	ob_add(out, "</", 2);
+	ob_str(out, pfx);
+	ob_str(out, st->name);
+	ob_add(out, ">", 1);
 }
 
 void
 codec_xml_serialize(const struct stanza *st, struct evbuffer *out,
     const char *parent_ns)
 {
-	put_element(st, out, parent_ns);
+	struct obuf	o;
+
+	o.p = o.stack;
+	o.len = 0;
+	o.cap = sizeof(o.stack);
+	put_element(st, &o, parent_ns);
+	evbuffer_add(out, o.p, o.len);
+	if (o.p != o.stack)
+		free(o.p);
 }
 
 /* Header attributes written, in this order. */
@@ -860,15 +920,20 @@ xml_write_header(void *arg, struct evbuffer *out, const struct stanza *hdr)
 	const char		*v;
 	size_t			 i;
 
-	evbuffer_add_printf(out, "<?xml version='1.0'?><stream:stream");
-	put_attr(out, NULL, "xmlns", c->content_ns);
-	put_attr(out, "xmlns", "stream", STANZA_NS_STREAMS);
+	struct obuf		 o = { .p = o.stack, .cap = sizeof(o.stack) };
+
+	ob_str(&o, "<?xml version='1.0'?><stream:stream");
+	put_attr(&o, NULL, "xmlns", c->content_ns);
+	put_attr(&o, "xmlns", "stream", STANZA_NS_STREAMS);
 	for (i = 0; i < sizeof(hdr_attrs) / sizeof(hdr_attrs[0]); i++) {
 		v = stanza_attr_ns(hdr, hdr_attrs[i].ns, hdr_attrs[i].name);
 		if (v != NULL)
-			put_attr(out, hdr_attrs[i].pfx, hdr_attrs[i].name, v);
+			put_attr(&o, hdr_attrs[i].pfx, hdr_attrs[i].name, v);
 	}
-	evbuffer_add(out, ">", 1);
+	ob_add(&o, ">", 1);
+	evbuffer_add(out, o.p, o.len);
+	if (o.p != o.stack)
+		free(o.p);
 }
 
 static void

@@ -37,6 +37,12 @@ loop_init(void)
 
 	if ((cfg = event_config_new()) == NULL)
 		fatalx("loop: event_config_new");
+	/*
+	 * A bufferevent adds and removes its write event around nearly every
+	 * stanza; the changelist folds those into one epoll_ctl per loop
+	 * (safe: tern never dup()s a descriptor it has events on).
+	 */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	if ((base = event_base_new_with_config(cfg)) == NULL)
 		fatalx("loop: event_base_new");
 	event_config_free(cfg);
