@@ -591,6 +591,30 @@ parser_idle(struct xml_codec *c)
 	c->textlen = c->textcap = 0;
 }
 
+/*
+ * Expat switches to UTF-16 on a byte order mark or a "<\0" start even
+ * when told the input is UTF-8, and RFC 6120 11.6 allows UTF-8 only.
+ * None of 0x00, 0xfe, 0xff can be among the first two bytes of a UTF-8
+ * stream; later, expat itself refuses them as invalid tokens.
+ */
+static int
+check_encoding(struct xml_codec *c, const char *buf, size_t n)
+{
+	XML_Index	 i;
+	unsigned char	 ch;
+
+	for (i = c->fed; i < 2 && (size_t)(i - c->fed) < n; i++) {
+		ch = (unsigned char)buf[i - c->fed];
+		if (ch == 0x00 || ch == 0xfe || ch == 0xff) {
+			fail(c, "unsupported-encoding", "byte 0x%02x at the "
+			    "start of the stream: only UTF-8 is supported",
+			    ch);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static long
 feed_slice(struct xml_codec *c, const char *buf, size_t n)
 {
@@ -601,6 +625,8 @@ feed_slice(struct xml_codec *c, const char *buf, size_t n)
 		parser_prime(c);
 	else if (c->p == NULL)
 		parser_start(c);
+	if (c->fed < 2 && check_encoding(c, buf, n) == -1)
+		return -1;
 	start = c->fed;
 	c->fed += n;
 	c->in_feed = 1;

@@ -719,6 +719,27 @@ Test(codec_xml, hostile_encoding)
 	    "unsupported-encoding", NULL);
 }
 
+/*
+ * Expat switches to UTF-16 on a byte order mark or a "<\0" start even
+ * when created for UTF-8: such a stream was once accepted.
+ */
+Test(codec_xml, hostile_utf16_stream)
+{
+	static const char	bom_le[] = "\xff\xfe<\0?\0x\0m\0l\0";
+	static const char	bom_be[] = "\xfe\xff\0<\0?\0x\0m\0l";
+	static const char	bare_le[] = "<\0s\0t\0r\0e\0a\0m\0";
+	static const char	bare_be[] = "\0<\0s\0t\0r\0e\0a\0m";
+
+	expect_error_lim(bom_le, sizeof(bom_le) - 1, "unsupported-encoding",
+	    "UTF-8", NULL);
+	expect_error_lim(bom_be, sizeof(bom_be) - 1, "unsupported-encoding",
+	    "UTF-8", NULL);
+	expect_error_lim(bare_le, sizeof(bare_le) - 1,
+	    "unsupported-encoding", "0x00", NULL);
+	expect_error_lim(bare_be, sizeof(bare_be) - 1,
+	    "unsupported-encoding", "0x00", NULL);
+}
+
 Test(codec_xml, encoding_utf8_accepted)
 {
 	struct rec	*r;
