@@ -368,6 +368,7 @@ class RawStream:
 
     def _new_parser(self):
         self.parser = ET.XMLPullParser(("start", "end"))
+        self.unparsed = b""
         self.depth = 0
         self.root = None
         self.stream_ended = False
@@ -441,7 +442,19 @@ class RawStream:
             self.eof = True
             return True
         self.received += data
-        self.parser.feed(data)
+        # Python's expat (Debian's 2.5.0 has the CVE-2023-52425 fix, and
+        # Python 3.11 no switch for it) defers parsing a partial token
+        # until the data fed after it is large enough: a stanza with a
+        # long attribute that arrived in two reads could wait forever.
+        # ternd escapes every '>' in text and attributes, so feeding up
+        # to the last '>' ends each feed at a tag and leaves no partial
+        # token behind.
+        self.unparsed += data
+        cut = self.unparsed.rfind(b">") + 1
+        if cut == 0:
+            return True
+        self.parser.feed(self.unparsed[:cut])
+        self.unparsed = self.unparsed[cut:]
         for ev, el in self.parser.read_events():
             if ev == "start":
                 self.depth += 1

@@ -318,3 +318,368 @@ def test_not_utf8_stream(hostile):
                                    1).encode()):
         attack(port, payload, ["unsupported-encoding"], opened=False)
     arena.verify(rss_mib=4)
+
+
+# ----------------------------------------------------------------------
+# Resources: a client that does not read, slow-loris, connection floods
+
+
+def test_slow_reader_backpressure(hostile):
+    """carol never reads (a small receive buffer) while mallory floods
+    her with 24 MiB: ternd closes carol with <policy-violation/> once
+    max_pending_output (256k) is queued for her, keeps its memory
+    bounded, and mallory, the flooding sender, stays connected."""
+    arena = hostile("max_pending_output 256k;")
+    srv = arena.server
+    carol = RawStream(srv.tls_port, tls=True, rcvbuf=16 * 1024)
+    mallory = RawStream(srv.tls_port, tls=True)
+    try:
+        carol_jid = carol.login(*CAROL, resource="slow")
+        mallory.login(*MALLORY, resource="flood")
+        off = srv.log_size()
+        body = "f" * (16 * 1024)
+        count = 24 * MiB // len(body)
+        flood_error = []
+
+        def flood():
+            try:
+                for i in range(count):
+                    mallory.sock.sendall((
+                        "<message to='%s' type='headline' id='f%d'><body>"
+                        "%s</body></message>" % (carol_jid, i, body))
+                        .encode())
+            except Exception as e:      # reported below
+                flood_error.append(e)
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        assert srv.wait_log(r"c\d+ \S+ carol@localhost/slow: more than "
+                            r"262144 bytes pending output", 30, off), (
+            "carol was not cut off at max_pending_output")
+        # Now read what carol was sent: some of the flood, then the
+        # stream error, then the end of the connection.
+        carol.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, MiB)
+        delivered = 0
+        deadline = time.monotonic() + 20
+        conds = None
+        while time.monotonic() < deadline and conds is None:
+            el = carol.next(max(0.1, deadline - time.monotonic()))
+            if el is None:
+                break
+            if el.tag == q(NS_CLIENT, "message"):
+                delivered += 1
+                carol.received = b""     # keep the transcript short
+            elif el.tag.endswith("}error"):
+                conds = [c.tag.split("}")[1] for c in el
+                         if not c.tag.endswith("}text")]
+        assert conds == ["policy-violation"], (delivered, conds,
+                                              carol.transcript())
+        assert carol.wait_eof(5), "carol's connection was not closed"
+        t.join(60)
+        assert not t.is_alive(), "the flood did not finish"
+        assert not flood_error, flood_error
+        assert delivered < count, "carol got the whole flood"
+        # mallory was never disconnected, and is served.
+        mallory.sock.settimeout(10)
+        mallory.send("<iq type='get' id='still' to='%s'><ping "
+                     "xmlns='urn:xmpp:ping'/></iq>" % DOMAIN)
+        el = mallory.expect(q(NS_CLIENT, "iq"))
+        assert el.get("id") == "still", mallory.transcript()
+        assert not mallory.closed
+    finally:
+        carol.close()
+        mallory.close()
+    # 256 KiB pending for carol, and a flood in flight.
+    arena.verify(rss_mib=8)
+
+
+def test_slow_loris(hostile):
+    """auth_timeout 2s: twenty connections that open a stream (or only
+    part of its header) and then dribble a byte every 200 ms are each
+    given <connection-timeout/> and closed after 2 s; trickling does
+    not extend the deadline."""
+    arena = hostile("auth_timeout 2s;")
+    port = arena.server.c2s_port
+    streams = []
+    t0 = time.monotonic()
+    try:
+        for i in range(20):
+            s = RawStream(port)
+            if i % 2 == 0:
+                s.open()
+            else:
+                s.send(HEADER[:40 + i])
+            streams.append(s)
+        pos = [40 + i for i in range(len(streams))]
+        closed_at = {}
+        deadline = t0 + 8
+        while len(closed_at) < len(streams) and time.monotonic() < deadline:
+            for i, s in enumerate(streams):
+                if i not in closed_at:
+                    s.send(" " if i % 2 == 0 else HEADER[pos[i]])
+                    pos[i] += 1
+            time.sleep(0.2)
+            readable, _, _ = select.select(
+                [s.sock for i, s in enumerate(streams)
+                 if i not in closed_at], [], [], 0)
+            for i, s in enumerate(streams):
+                if i in closed_at or s.sock not in readable:
+                    continue
+                s._fill(time.monotonic() + 0.5)
+                if s.closed:
+                    closed_at[i] = time.monotonic() - t0
+        assert len(closed_at) == len(streams), (
+            "still open after 8s: %s" % sorted(set(range(20)) -
+                                             set(closed_at)))
+        for i, s in enumerate(streams):
+            conds = [c.tag.split("}")[1] for el in s.queue
+                     if el.tag.endswith("}error") for c in el
+                     if not c.tag.endswith("}text")]
+            assert conds == ["connection-timeout"], (i, s.transcript())
+        assert min(closed_at.values()) > 1.5, closed_at
+        assert max(closed_at.values()) < 5, closed_at
+    finally:
+        for s in streams:
+            s.close()
+    arena.verify(rss_mib=4)
+
+
+def test_connection_flood(hostile):
+    """max_connections_per_address 10: of 200 connections from 127.0.0.4
+    ten are served and the others closed at once, with one log line;
+    127.0.0.2 still gets in, and so does 127.0.0.4 once a slot is
+    free."""
+    arena = hostile("max_connections_per_address 10;")
+    srv = arena.server
+    off = srv.log_size()
+    socks = []
+    try:
+        for _ in range(200):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.bind(("127.0.0.4", 0))
+            s.connect(("127.0.0.1", srv.c2s_port))
+            socks.append(s)
+        # Refused connections are closed without a byte; served ones
+        # answer a stream header.
+        served, refused = [], []
+        for s in socks:
+            try:
+                s.sendall(HEADER.encode())
+                s.settimeout(5)
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            (served if data else refused).append(s)
+        assert len(served) == 10, (len(served), len(refused))
+        assert srv.wait_log(r"refusing connections from 127\.0\.0\.4", 5,
+                            off)
+        text = srv.log_text(off)
+        assert len([ln for ln in text.splitlines()
+                    if "refusing connections from 127.0.0.4" in ln]) == 1, (
+            "the refusals should be logged once a minute, not each")
+        other = RawStream(srv.c2s_port, tls=False, source="127.0.0.2")
+        try:
+            assert other.login(*CAROL, resource="other").startswith(
+                "carol@localhost/")
+        finally:
+            other.close()
+        served.pop().close()
+        deadline = time.monotonic() + 5
+        while True:
+            again = RawStream(srv.c2s_port, source="127.0.0.4")
+            try:
+                again.open(timeout=1)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("127.0.0.4 not served again "
+                                         "after a slot was freed")
+                time.sleep(0.1)
+            finally:
+                again.close()
+    finally:
+        for s in socks:
+            s.close()
+    arena.verify(rss_mib=4)
+
+
+# ----------------------------------------------------------------------
+# Stanzas: spoofed 'from', invalid JIDs, duplicate ids, iq without id
+
+
+def pair(srv):
+    """mallory and carol, logged in over TLS."""
+    m = RawStream(srv.tls_port, tls=True)
+    c = RawStream(srv.tls_port, tls=True)
+    m.login(*MALLORY, resource="m")
+    c.login(*CAROL, resource="c")
+    return m, c
+
+
+def no_more(s, wait=0.3):
+    """Nothing else arrives on s (within wait seconds)."""
+    el = s.poll(wait)
+    assert el is None and not s.closed, (
+        "unexpected: %s; %s" % (el, s.transcript()))
+
+
+def test_spoofed_from(hostile):
+    """RFC 6120 8.1.2.1: the server stamps 'from' with the sender's full
+    JID, whatever the client wrote; replies to a spoofed iq come back to
+    the real sender, never to the JID it named (alice, who is chatting
+    and would count a stray stanza)."""
+    arena = hostile()
+    m, c = pair(arena.server)
+    try:
+        alice = arena.honest.clients[0].boundjid.full
+        for spoof in (alice, "alice@localhost", "localhost", c.jid,
+                      "evil.example/x", "not a jid@@"):
+            m.send("<message to='%s' type='chat' from='%s' id='s'>"
+                   "<body>spoof</body></message>" % (c.jid, spoof))
+            el = c.expect(q(NS_CLIENT, "message"))
+            assert el.get("from") == m.jid, (spoof, c.transcript())
+            m.send("<presence to='%s' from='%s'/>" % (c.jid, spoof))
+            el = c.expect(q(NS_CLIENT, "presence"))
+            assert el.get("from") == m.jid, (spoof, c.transcript())
+            m.send("<iq type='get' id='spoof-iq' to='%s' from='%s'><query "
+                   "xmlns='urn:tern:test:nosuch'/></iq>" % (DOMAIN, spoof))
+            el = m.expect(q(NS_CLIENT, "iq"))
+            assert el.get("id") == "spoof-iq" and el.get("to") == m.jid, (
+                spoof, m.transcript())
+        no_more(c)
+        no_more(m)
+    finally:
+        m.close()
+        c.close()
+    arena.verify(rss_mib=4)
+
+
+INVALID_JIDS = {
+    "empty": "",
+    "empty-localpart": "@localhost",
+    "empty-domain": "carol@",
+    "empty-resource": "carol@localhost/",
+    "two-at": "carol@evil@localhost",
+    "space-in-localpart": "car ol@localhost",
+    "quote-in-localpart": "car&quot;ol@localhost",
+    "amp-in-localpart": "car&amp;ol@localhost",
+    "nbsp-in-localpart": "car\u00a0ol@localhost",
+    "space-in-domain": "carol@local host",
+    "bad-ipv6": "carol@[::1",
+    "long-localpart": "c" * 1024 + "@localhost",
+    "long-domain": "carol@" + "d" * 1024,
+    "long-resource": "carol@localhost/" + "r" * 1024,
+}
+
+
+def test_invalid_jids(hostile):
+    """A stanza to an invalid JID is answered with <jid-malformed/>
+    (modify) and the stream goes on; nothing reaches carol."""
+    arena = hostile()
+    m, c = pair(arena.server)
+    try:
+        for name, to in sorted(INVALID_JIDS.items()):
+            for kind in ("message", "iq"):
+                if kind == "message":
+                    m.send("<message to='%s' id='%s' type='chat'><body>x"
+                           "</body></message>" % (to, name))
+                else:
+                    m.send("<iq to='%s' id='%s' type='get'><query "
+                           "xmlns='urn:tern:test'/></iq>" % (to, name))
+                el = m.expect(q(NS_CLIENT, kind))
+                assert el.get("type") == "error" and el.get("id") == name, (
+                    name, m.transcript())
+                assert stanza_error(el) == ("modify", ["jid-malformed"]), (
+                    name, kind, stanza_error(el), m.transcript())
+        # Still a working stream.
+        m.send("<message to='%s' id='ok'><body>ok</body></message>" % c.jid)
+        el = c.expect(q(NS_CLIENT, "message"))
+        assert el.get("id") == "ok"
+        no_more(c)
+    finally:
+        m.close()
+        c.close()
+    arena.verify(rss_mib=4)
+
+
+def test_duplicate_ids(hostile):
+    """Stanzas that share an id are each handled: two iq gets to the
+    server, two to carol (who answers both), two messages."""
+    arena = hostile()
+    m, c = pair(arena.server)
+    try:
+        for _ in range(2):
+            m.send("<iq type='get' id='dup' to='%s'><query xmlns='urn:tern:"
+                   "test:nosuch'/></iq>" % DOMAIN)
+        for _ in range(2):
+            el = m.expect(q(NS_CLIENT, "iq"))
+            assert el.get("id") == "dup" and el.get("type") == "error"
+        for n in range(2):
+            m.send("<iq type='get' id='dup' to='%s'><ping xmlns='urn:xmpp:"
+                   "ping'/></iq>" % c.jid)
+        for n in range(2):
+            el = c.expect(q(NS_CLIENT, "iq"))
+            assert el.get("id") == "dup" and el.get("from") == m.jid
+            c.send("<iq type='result' id='dup' to='%s'/>" % m.jid)
+        for n in range(2):
+            el = m.expect(q(NS_CLIENT, "iq"))
+            assert el.get("id") == "dup" and el.get("type") == "result", (
+                m.transcript())
+        for n in range(2):
+            m.send("<message to='%s' id='dup'><body>%d</body></message>"
+                   % (c.jid, n))
+        bodies = [c.expect(q(NS_CLIENT, "message")).findtext(
+            q(NS_CLIENT, "body")) for _ in range(2)]
+        assert bodies == ["0", "1"]
+        no_more(c)
+        no_more(m)
+    finally:
+        m.close()
+        c.close()
+    arena.verify(rss_mib=4)
+
+
+def test_iq_without_id(hostile):
+    """RFC 6120 8.2.3: 'id' is REQUIRED on an iq.  A get or set without
+    one is answered <bad-request/> (modify, RFC 6120 8.3.3.1) and not
+    routed; a result or error without one is dropped (no error to a
+    response); an iq of unknown type is a bad request too.  Before
+    binding, a bind request without an id ends the stream with
+    <bad-format/>."""
+    arena = hostile()
+    m, c = pair(arena.server)
+    try:
+        for to in (DOMAIN, c.jid, "carol@localhost"):
+            for t in ("get", "set"):
+                m.send("<iq type='%s' to='%s'><ping xmlns='urn:xmpp:ping'/>"
+                       "</iq>" % (t, to))
+                el = m.expect(q(NS_CLIENT, "iq"))
+                assert el.get("type") == "error" and el.get("id") is None, (
+                    m.transcript())
+                assert stanza_error(el) == ("modify", ["bad-request"]), (
+                    to, t, m.transcript())
+        for t in ("result", "error"):
+            m.send("<iq type='%s' to='%s'/>" % (t, c.jid))
+        m.send("<iq type='bogus' id='b' to='%s'/>" % c.jid)
+        el = m.expect(q(NS_CLIENT, "iq"))
+        assert el.get("id") == "b" and stanza_error(el) == (
+            "modify", ["bad-request"]), m.transcript()
+        no_more(c)
+        no_more(m)
+    finally:
+        m.close()
+        c.close()
+    s = RawStream(arena.server.c2s_port)
+    try:
+        s.open()
+        s.starttls()
+        s.open()
+        r = s.auth_plain(*CAROL)
+        assert r.tag.endswith("}success"), s.transcript()
+        s.open()
+        s.send("<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:"
+               "xmpp-bind'/></iq>")
+        expect_stream_error(s, ["bad-format"])
+    finally:
+        s.close()
+    arena.verify(rss_mib=4)
