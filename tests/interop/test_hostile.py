@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import HOSTILE_USERS
-from ternlib import (DOMAIN, NS_CLIENT, NS_STANZA, RawStream, q,
+from ternlib import (DOMAIN, NS_CLIENT, RawStream, q,
                      stanza_error)
 
 MALLORY = ("mallory", HOSTILE_USERS["mallory@localhost"])
@@ -393,11 +393,12 @@ def test_slow_reader_backpressure(hostile):
 
 
 def test_slow_loris(hostile):
-    """auth_timeout 2s: twenty connections that open a stream (or only
+    """auth_timeout 3s: twenty connections that open a stream (or only
     part of its header) and then dribble a byte every 200 ms are each
-    given <connection-timeout/> and closed after 2 s; trickling does
-    not extend the deadline."""
-    arena = hostile("auth_timeout 2s;")
+    given <connection-timeout/> and closed after 3 s; trickling does
+    not extend the deadline.  (3 s, not 1: the honest clients and the
+    final check log in under the same timeout, on a busy CI machine.)"""
+    arena = hostile("auth_timeout 3s;")
     port = arena.server.c2s_port
     streams = []
     t0 = time.monotonic()
@@ -411,7 +412,7 @@ def test_slow_loris(hostile):
             streams.append(s)
         pos = [40 + i for i in range(len(streams))]
         closed_at = {}
-        deadline = t0 + 8
+        deadline = t0 + 10
         while len(closed_at) < len(streams) and time.monotonic() < deadline:
             for i, s in enumerate(streams):
                 if i not in closed_at:
@@ -428,15 +429,15 @@ def test_slow_loris(hostile):
                 if s.closed:
                     closed_at[i] = time.monotonic() - t0
         assert len(closed_at) == len(streams), (
-            "still open after 8s: %s" % sorted(set(range(20)) -
+            "still open after 10s: %s" % sorted(set(range(20)) -
                                              set(closed_at)))
         for i, s in enumerate(streams):
             conds = [c.tag.split("}")[1] for el in s.queue
                      if el.tag.endswith("}error") for c in el
                      if not c.tag.endswith("}text")]
             assert conds == ["connection-timeout"], (i, s.transcript())
-        assert min(closed_at.values()) > 1.5, closed_at
-        assert max(closed_at.values()) < 5, closed_at
+        assert min(closed_at.values()) > 2.5, closed_at
+        assert max(closed_at.values()) < 7, closed_at
     finally:
         for s in streams:
             s.close()
