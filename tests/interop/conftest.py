@@ -87,7 +87,8 @@ def hostile(make_server):
             # default) and would count as growth: keep it small.
             opts = os.environ.get("ASAN_OPTIONS", "")
             srv.env = dict(os.environ, ASAN_OPTIONS=(
-                opts + ":" if opts else "") + "quarantine_size_mb=4")
+                opts + ":" if opts else "") + "quarantine_size_mb=%d"
+                % ternlib.Arena.ASAN_QUARANTINE_MIB)
         srv.start()
         honest = ternlib.HonestChat(srv, [
             (jid, HOSTILE_USERS[jid])

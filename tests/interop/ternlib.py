@@ -994,9 +994,11 @@ class Arena:
     since the attack began (VmHWM after a reset) is at most the RSS
     before it plus rss_mib.  Under AddressSanitizer, whose allocator
     and shadow memory make RSS grow in other steps, the bound is
-    ASAN_RSS_FACTOR times looser."""
+    ASAN_RSS_FACTOR times looser, plus the quarantine that ternd is
+    given (freed memory is held there until it is full)."""
 
-    ASAN_RSS_FACTOR = 4
+    ASAN_RSS_FACTOR = 2
+    ASAN_QUARANTINE_MIB = 4
     MIN_HONEST = 10         # messages the pair sends during any attack
 
     def __init__(self, server, honest, login):
@@ -1014,17 +1016,21 @@ class Arena:
         self.sent_before = honest.sent_total()
 
     def rss_bound_kib(self, rss_mib):
-        factor = self.ASAN_RSS_FACTOR if asan_build() else 1
-        return self.rss_before + int(rss_mib * 1024 * factor)
+        if asan_build():
+            rss_mib = (rss_mib * self.ASAN_RSS_FACTOR +
+                       self.ASAN_QUARANTINE_MIB)
+        return self.rss_before + int(rss_mib * 1024)
 
     def check_rss(self, rss_mib, what="the attack"):
         peak = self.server.peak_rss_kib()
         bound = self.rss_bound_kib(rss_mib)
         assert peak <= bound, (
             "ternd's RSS peaked at %d KiB during %s: more than %d KiB "
-            "before it + %s MiB%s" % (peak, what, self.rss_before, rss_mib,
-                                      " x %d (ASan)" % self.ASAN_RSS_FACTOR
-                                      if asan_build() else ""))
+            "before it + %s MiB%s" % (
+                peak, what, self.rss_before, rss_mib,
+                " x %d + %d MiB of quarantine (ASan)" % (
+                    self.ASAN_RSS_FACTOR, self.ASAN_QUARANTINE_MIB)
+                if asan_build() else ""))
         return peak
 
     def verify(self, rss_mib):

@@ -103,7 +103,7 @@ def test_entity_expansion(hostile):
     # Without a DTD an entity reference is undefined: not expanded.
     attack(port, "<message><body>&l9;&lol;</body></message>",
            ["restricted-xml"])
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_external_entities(hostile):
@@ -120,7 +120,7 @@ def test_external_entities(hostile):
             "SYSTEM 'file:///etc/passwd'> %p;]>" + HEADER_NO_DECL):
         s = attack(port, payload, ["restricted-xml"], opened=False)
         assert b"root:" not in s.received, s.transcript()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_dtd(hostile):
@@ -134,7 +134,7 @@ def test_dtd(hostile):
     attack(port, "<!DOCTYPE x [<!ELEMENT x ANY>]><message/>",
            ["not-well-formed"])
     attack(port, "<!DOCTYPE x>", ["not-well-formed"], login=CAROL)
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_processing_instructions(hostile):
@@ -149,7 +149,7 @@ def test_processing_instructions(hostile):
     attack(port, "<message to='carol@localhost'><body>a<?evil?>b</body>"
            "</message>", ["restricted-xml"], "processing instruction",
            login=MALLORY)
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 # ----------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_stanza_over_limit(hostile):
         assert b"id='big'" not in s.received
     finally:
         s.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_endless_text_node(hostile):
@@ -193,7 +193,7 @@ def test_endless_text_node(hostile):
            "max_stanza_size")
     attack(port, "<" + "n" * (16 * MiB), ["policy-violation"],
            "max_stanza_size")
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_deep_nesting(hostile):
@@ -204,7 +204,7 @@ def test_deep_nesting(hostile):
     deep = "<message>" + "<a>" * 10000 + "</a>" * 10000 + "</message>"
     attack(port, deep, ["policy-violation"], "max_depth")
     attack(port, deep, ["policy-violation"], "max_depth", login=MALLORY)
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_many_attributes(hostile):
@@ -295,14 +295,14 @@ def bad_chars(arena, table, where):
 def test_invalid_utf8(hostile, where):
     arena = hostile()
     bad_chars(arena, INVALID_UTF8, where)
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 @pytest.mark.parametrize("where", ["text", "attribute"])
 def test_forbidden_code_points(hostile, where):
     arena = hostile()
     bad_chars(arena, FORBIDDEN, where)
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_not_utf8_stream(hostile):
@@ -317,7 +317,7 @@ def test_not_utf8_stream(hostile):
                                    "version='1.0' encoding='ISO-8859-1'?>",
                                    1).encode()):
         attack(port, payload, ["unsupported-encoding"], opened=False)
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 # ----------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_slow_reader_backpressure(hostile):
         carol.close()
         mallory.close()
     # 256 KiB pending for carol, and a flood in flight.
-    arena.verify(rss_mib=8)
+    arena.verify(rss_mib=2)
 
 
 def test_slow_loris(hostile):
@@ -441,7 +441,7 @@ def test_slow_loris(hostile):
     finally:
         for s in streams:
             s.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_connection_flood(hostile):
@@ -501,7 +501,7 @@ def test_connection_flood(hostile):
     finally:
         for s in socks:
             s.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 # ----------------------------------------------------------------------
@@ -552,7 +552,7 @@ def test_spoofed_from(hostile):
     finally:
         m.close()
         c.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 INVALID_JIDS = {
@@ -600,7 +600,7 @@ def test_invalid_jids(hostile):
     finally:
         m.close()
         c.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_duplicate_ids(hostile):
@@ -637,7 +637,7 @@ def test_duplicate_ids(hostile):
     finally:
         m.close()
         c.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
 
 
 def test_iq_without_id(hostile):
@@ -683,4 +683,4 @@ def test_iq_without_id(hostile):
         expect_stream_error(s, ["bad-format"])
     finally:
         s.close()
-    arena.verify(rss_mib=4)
+    arena.verify(rss_mib=2)
