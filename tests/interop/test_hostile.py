@@ -8,6 +8,7 @@ number of MiB of its RSS before it.  Each attack sends far more than
 that bound, so a limit that stopped working would fail the test.
 """
 
+import os
 import select
 import socket
 import threading
@@ -16,7 +17,7 @@ import time
 import pytest
 
 from conftest import HOSTILE_USERS
-from ternlib import (DOMAIN, NS_CLIENT, RawStream, q,
+from ternlib import (DOMAIN, NS_CLIENT, RawStream, asan_build, q,
                      stanza_error)
 
 MALLORY = ("mallory", HOSTILE_USERS["mallory@localhost"])
@@ -213,12 +214,11 @@ def test_many_attributes(hostile):
     namespace declarations), which fit in the default 256 KiB, are
     refused at max_attrs; on the stream header too.
 
-    Expat holds a start tag whole and parses it again on every read
-    until it ends (its reparse deferral is off so that stanzas are never
-    delayed): memory and time per attack grow with max_stanza_size
-    (measured: 100,000 attributes in a 4 MiB limit cost 29 MiB and a
-    second), so that limit must stay modest; at the default one
-    attack costs about 4 MiB while it lasts."""
+    Expat holds a start tag whole, and its attribute tables for a
+    complete one take about 20 times its size (100,000 attributes in a
+    4 MiB limit: 29 MiB): memory per attack grows with max_stanza_size;
+    at the default 256 KiB this attack costs about 4 MiB while it
+    lasts."""
     arena = hostile()
     port = arena.server.c2s_port
     huge = " ".join("a%d='x'" % i for i in range(100000))
@@ -238,6 +238,38 @@ def test_many_attributes(hostile):
            "max_stanza_size", opened=False)
     # Expat's attribute tables for 20,000 attributes: about 4 MiB.
     arena.verify(rss_mib=8)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_long_start_tag_costs_linear_time(hostile):
+    """max_stanza_size 8m: an unauthenticated client sends one start tag
+    of 8 MiB in 16 KiB pieces.  Expat used to parse the unfinished tag
+    again from its start on each piece, about 6 s of CPU during which
+    every other client waited; now it takes a fraction of a second."""
+    arena = hostile("max_stanza_size 8m;")
+    srv = arena.server
+    before = cpu_seconds(srv.pid)
+    s = RawStream(srv.c2s_port)
+    try:
+        s.open()
+        data = ("<message to='carol@localhost' a='%s" % ("a" * (8 * MiB))
+                ).encode()
+        for i in range(0, len(data), 16 * 1024):
+            s.sock.sendall(data[i:i + 16 * 1024])
+        expect_stream_error(s, ["policy-violation"], "max_stanza_size", 30)
+    finally:
+        s.close()
+    used = cpu_seconds(srv.pid) - before
+    limit = 3.0 if asan_build() else 1.0
+    assert used < limit, ("ternd spent %.1fs of CPU on one 8 MiB start "
+                          "tag (bound %ss)" % (used, limit))
+    # Expat's buffer holds the unfinished tag: up to twice the limit.
+    arena.verify(rss_mib=20)
 
 
 # ----------------------------------------------------------------------
