@@ -4,8 +4,9 @@ Every test runs on the 'hostile' fixture: while mallory attacks, alice
 and bob (slixmpp) keep chatting, and arena.verify(rss_mib) then asserts
 that each of their messages arrived, that a new client still logs in,
 and that ternd's peak RSS during the attack stayed within the stated
-number of MiB of its RSS before it.  Each attack sends far more than
-that bound, so a limit that stopped working would fail the test.
+number of MiB of its RSS before it.  Each test fails if the defence it
+names stops working (checked by disabling each in turn); the floods
+send far more than their memory bound.
 """
 
 import os
