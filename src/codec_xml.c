@@ -41,6 +41,15 @@
  */
 #define NS_SEP		'\xff'
 #define FEED_SLICE	4096	/* bytes per XML_Parse call */
+#define DEFER_AFTER	(64 * 1024)	/* see feed_slice */
+
+/* Where the bytes after the last event expat reported stand. */
+enum tok_state {
+	TOK_TEXT = 0,	/* character data, or unknown */
+	TOK_LT,		/* just after '<' */
+	TOK_TAG,	/* in a start or end tag */
+	TOK_OTHER,	/* in a comment, PI, CDATA or DOCTYPE */
+};
 
 /* What the namespace declarations on the stream header said. */
 enum hdr_ns {
@@ -81,6 +90,12 @@ struct xml_codec {
 	XML_Index		 fed;		/* handed to expat */
 	XML_Index		 boundary;	/* end of last top-level item */
 	XML_Index		 restart_at;	/* where a new stream starts */
+
+	/* The token expat has not finished yet (see feed_slice). */
+	XML_Index		 last_event;	/* end of the last event */
+	XML_Index		 tok_start;	/* where tok_state began */
+	enum tok_state		 tok_state;
+	char			 tok_quote;	/* open attribute quote */
 
 	int			 in_feed;
 	int			 priming;	/* replaying the saved header */
@@ -194,6 +209,9 @@ stream_reset(struct xml_codec *c)
 	c->depth = 0;
 	c->nsdecls = 0;
 	c->fed = c->boundary = c->restart_at = 0;
+	c->last_event = c->tok_start = 0;
+	c->tok_state = TOK_TEXT;
+	c->tok_quote = 0;
 	c->paused = c->want_restart = 0;
 }
 
@@ -339,6 +357,7 @@ on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 
 	if (stopped(c))
 		return;
+	c->last_event = event_end(c);
 	if (c->depth == 0 && c->priming) {
 		c->depth = 1;	/* the replayed header: already reported */
 		return;
@@ -398,6 +417,7 @@ on_end(void *ud, const XML_Char *name)
 
 	if (stopped(c))
 		return;
+	c->last_event = event_end(c);
 	if (c->depth == 1) {
 		c->depth = 0;
 		c->boundary = event_end(c);
@@ -431,6 +451,7 @@ on_text(void *ud, const XML_Char *s, int len)
 
 	if (stopped(c))
 		return;
+	c->last_event = event_end(c);
 	if (c->depth == 1) {
 		/* Whitespace keepalives between stanzas. */
 		if (!is_space(s, len)) {
@@ -557,7 +578,8 @@ parser_start(struct xml_codec *c)
 	/*
 	 * Expat >= 2.6 (and Debian's 2.5.0 with the CVE-2023-52425 fix)
 	 * may defer parsing a token until more input arrives; a stanza
-	 * must be delivered as soon as its last byte is here.
+	 * must be delivered as soon as its last byte is here.  feed_slice
+	 * turns deferral on for long tags only.
 	 */
 #ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
 	XML_SetReparseDeferralEnabled(p, XML_FALSE);
@@ -628,6 +650,9 @@ parser_prime(struct xml_codec *c)
 		fatalx("codec_xml: the saved stream header does not parse");
 	c->priming = 0;
 	c->fed = c->boundary = c->restart_at = (XML_Index)len;
+	c->last_event = c->tok_start = (XML_Index)len;
+	c->tok_state = TOK_TEXT;
+	c->tok_quote = 0;
 	if (o.p != o.stack)
 		free(o.p);
 }
@@ -650,6 +675,118 @@ parser_idle(struct xml_codec *c)
 	c->textlen = c->textcap = 0;
 }
 
+/*
+ * Expat switches to UTF-16 on a byte order mark or a "<\0" start even
+ * when told the input is UTF-8, and RFC 6120 11.6 allows UTF-8 only.
+ * None of 0x00, 0xfe, 0xff can be among the first two bytes of a UTF-8
+ * stream; later, expat itself refuses them as invalid tokens.
+ */
+static int
+check_encoding(struct xml_codec *c, const char *buf, size_t n)
+{
+	XML_Index	 i;
+	unsigned char	 ch;
+
+	for (i = c->fed; i < 2 && (size_t)(i - c->fed) < n; i++) {
+		ch = (unsigned char)buf[i - c->fed];
+		if (ch == 0x00 || ch == 0xfe || ch == 0xff) {
+			fail(c, "unsupported-encoding", "byte 0x%02x at the "
+			    "start of the stream: only UTF-8 is supported",
+			    ch);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Follows the bytes of the slice fed at start (n long) that expat has
+ * not reported an event for, far enough to know whether they are inside
+ * a start or end tag and whether such a tag ended.  In a well-formed
+ * tag a quote only delimits an attribute value, so a '>' outside quotes
+ * ends it.  1 if a tag ended.  When unsure, the state is TOK_TEXT,
+ * which never defers.
+ */
+static int
+tok_follow(struct xml_codec *c, const char *buf, XML_Index start, size_t n)
+{
+	XML_Index	 i;
+	int		 ended = 0;
+	char		 ch;
+
+	if (c->last_event > c->tok_start) {
+		c->tok_start = c->last_event;
+		c->tok_state = TOK_TEXT;
+		c->tok_quote = 0;
+	}
+	for (i = c->tok_start > start ? c->tok_start : start;
+	    i < start + (XML_Index)n; i++) {
+		ch = buf[i - start];
+		switch (c->tok_state) {
+		case TOK_TEXT:
+			if (ch == '<')
+				c->tok_state = TOK_LT;
+			break;
+		case TOK_LT:
+			c->tok_state = ch == '!' || ch == '?' ? TOK_OTHER :
+			    TOK_TAG;
+			break;
+		case TOK_TAG:
+			if (c->tok_quote != 0) {
+				if (ch == c->tok_quote)
+					c->tok_quote = 0;
+			} else if (ch == '\'' || ch == '"')
+				c->tok_quote = ch;
+			else if (ch == '>') {
+				c->tok_state = TOK_TEXT;
+				ended = 1;
+			}
+			break;
+		case TOK_OTHER:
+			break;
+		}
+	}
+	return ended;
+}
+
+/*
+ * Expat parses a token that is still incomplete again from its start on
+ * every call, so a start tag growing to max_stanza_size in slices costs
+ * its square (1.5 s of CPU for 4m, 25 s for 16m).  Inside a tag longer
+ * than DEFER_AFTER, expat's reparse deferral lets it wait until the
+ * token has doubled; once tok_follow sees the tag end, one more call
+ * with deferral off parses it, so no stanza waits for more input.
+ */
+static enum XML_Status
+parse_slice(struct xml_codec *c, const char *buf, XML_Index start,
+    size_t n)
+{
+	enum XML_Status	 st;
+	int		 defer = 0;
+
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
+	defer = c->tok_state == TOK_TAG &&
+	    start - c->tok_start > DEFER_AFTER;
+	XML_SetReparseDeferralEnabled(c->p, defer ? XML_TRUE : XML_FALSE);
+#endif
+	c->in_feed = 1;
+	st = XML_Parse(c->p, buf, (int)n, XML_FALSE);
+	c->in_feed = 0;
+	if (st != XML_STATUS_OK || stopped(c))
+		return st;
+	if (tok_follow(c, buf, start, n) && defer) {
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
+		XML_SetReparseDeferralEnabled(c->p, XML_FALSE);
+#endif
+		c->in_feed = 1;
+		st = XML_Parse(c->p, buf + n, 0, XML_FALSE);
+		c->in_feed = 0;
+		if (st == XML_STATUS_OK && !stopped(c))
+			tok_follow(c, buf, start, n);
+	}
+	return st;
+}
+
 static long
 feed_slice(struct xml_codec *c, const char *buf, size_t n)
 {
@@ -660,11 +797,11 @@ feed_slice(struct xml_codec *c, const char *buf, size_t n)
 		parser_prime(c);
 	else if (c->p == NULL)
 		parser_start(c);
+	if (c->fed < 2 && check_encoding(c, buf, n) == -1)
+		return -1;
 	start = c->fed;
 	c->fed += n;
-	c->in_feed = 1;
-	st = XML_Parse(c->p, buf, (int)n, XML_FALSE);
-	c->in_feed = 0;
+	st = parse_slice(c, buf, start, n);
 	if (c->failed)
 		return -1;
 	if (c->want_restart) {

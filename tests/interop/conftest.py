@@ -13,6 +13,13 @@ PASSWORDS = {
     "bob@localhost": "bob-Secret-2",
 }
 
+# The 'hostile' fixture's accounts: alice and bob chat honestly, mallory
+# attacks, carol is her victim.
+HOSTILE_USERS = dict(PASSWORDS, **{
+    "mallory@localhost": "mallory-Secret-3",
+    "carol@localhost": "carol-secret-4",
+})
+
 
 def pytest_report_header(config):
     return ["ternd: %s" % ternlib.TERND, "ternctl: %s" % ternlib.TERNCTL]
@@ -61,6 +68,44 @@ def make_server(tmp_path, certs, binaries, request):
             problems.append("%s\n%s" % (p, srv.log_tail()))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def hostile(make_server):
+    """hostile(extra_conf="") -> ternlib.Arena: a running ternd with the
+    HOSTILE_USERS, on which alice and bob (slixmpp, in a thread) keep
+    chatting while the test attacks; the test ends with
+    arena.verify(rss_mib) (every honest message arrived, a new login
+    works, peak RSS within rss_mib MiB of the RSS before the attack)."""
+    arenas = []
+
+    def make(extra_conf="", host_conf=""):
+        srv = make_server(extra_conf, users=HOSTILE_USERS, start=False,
+                          host_conf=host_conf)
+        if ternlib.asan_build():
+            # Freed memory waits in ASan's quarantine (256 MiB by
+            # default) and would count as growth: keep it small.
+            opts = os.environ.get("ASAN_OPTIONS", "")
+            srv.env = dict(os.environ, ASAN_OPTIONS=(
+                opts + ":" if opts else "") + "quarantine_size_mb=%d"
+                % ternlib.Arena.ASAN_QUARANTINE_MIB)
+        srv.start()
+        honest = ternlib.HonestChat(srv, [
+            (jid, HOSTILE_USERS[jid])
+            for jid in ("alice@localhost", "bob@localhost")])
+        try:
+            honest.start()
+        except BaseException:
+            honest.close()
+            raise
+        arena = ternlib.Arena(srv, honest, ("carol",
+                                            HOSTILE_USERS["carol@localhost"]))
+        arenas.append(arena)
+        return arena
+
+    yield make
+    for arena in arenas:
+        arena.honest.close()
 
 
 @pytest.fixture

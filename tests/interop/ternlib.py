@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -45,6 +46,22 @@ SANITIZER_RE = re.compile(
     r"runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
 
 
+_asan = {}
+
+
+def asan_build(path=None):
+    """Whether the ternd under test is built with AddressSanitizer (its
+    allocator, shadow memory and quarantine change what RSS means)."""
+    path = path or TERND
+    if path not in _asan:
+        try:
+            with open(path, "rb") as f:
+                _asan[path] = b"__asan_init" in f.read()
+        except OSError:
+            _asan[path] = False
+    return _asan[path]
+
+
 def q(ns, name):
     """Clark notation, as ElementTree spells qualified names."""
     return "{%s}%s" % (ns, name)
@@ -57,14 +74,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_cert(directory, cn=DOMAIN, name="cert"):
-    """Self-signed certificate for cn (CN and subjectAltName DNS)."""
+def make_cert(directory, cn=DOMAIN, name="cert", rsa=False):
+    """Self-signed certificate for cn (CN and subjectAltName DNS); an EC
+    P-256 key, or RSA 2048 if rsa."""
     cert = os.path.join(directory, name + ".pem")
     key = os.path.join(directory, name + "-key.pem")
+    keyargs = (["-newkey", "rsa:2048"] if rsa else
+               ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec",
-         "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", key, "-out", cert, "-days", "30",
+        ["openssl", "req", "-x509"] + keyargs +
+        ["-nodes", "-keyout", key, "-out", cert, "-days", "30",
          "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
         check=True, capture_output=True, timeout=30)
     os.chmod(key, 0o600)
@@ -117,6 +136,7 @@ class Server:
         self.proc = None
         self.logf = None
         self.expect_exit = False
+        self.env = None         # environment of ternd; None: inherited
         self.write_conf()
         for jid, pw in (users or {}).items():
             self.adduser(jid, pw)
@@ -155,7 +175,7 @@ class Server:
             timeout *= 4
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL,
-            stdout=self.logf, stderr=subprocess.STDOUT)
+            stdout=self.logf, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         pending = [self.c2s_port, self.tls_port]
         while pending:
@@ -183,6 +203,26 @@ class Server:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def status_kib(self, field):
+        """A size field of /proc/PID/status (VmRSS, VmHWM ...) in KiB."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise AssertionError("no %s in /proc/%d/status"
+                             % (field, self.proc.pid))
+
+    def rss_kib(self):
+        return self.status_kib("VmRSS")
+
+    def reset_peak_rss(self):
+        """Start VmHWM afresh at the current RSS (Linux >= 4.0)."""
+        with open("/proc/%d/clear_refs" % self.proc.pid, "w") as f:
+            f.write("5")
+
+    def peak_rss_kib(self):
+        return self.status_kib("VmHWM")
 
     def signal(self, sig):
         assert self.alive(), "ternd is not running\n" + self.log_tail()
@@ -314,11 +354,23 @@ class RawStream:
               "xml:lang='en' xmlns='jabber:client' "
               "xmlns:stream='http://etherx.jabber.org/streams'>")
 
-    def __init__(self, port, tls=False, timeout=WAIT, source=None):
+    def __init__(self, port, tls=False, timeout=WAIT, source=None,
+                 rcvbuf=None):
+        """source: local address to connect from (127.0.0.2 ...);
+        rcvbuf: SO_RCVBUF set before connecting (a slow reader)."""
         self.port = port
-        self.sock = socket.create_connection(
-            ("127.0.0.1", port), timeout,
-            source_address=(source, 0) if source else None)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        try:
+            if source is not None:
+                self.sock.bind((source, 0))
+            self.sock.connect(("127.0.0.1", port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.error_text = None
         self.tls = False
         self.received = b""
         self.send_error = None
@@ -337,6 +389,7 @@ class RawStream:
 
     def _new_parser(self):
         self.parser = ET.XMLPullParser(("start", "end"))
+        self.unparsed = b""
         self.depth = 0
         self.root = None
         self.stream_ended = False
@@ -410,7 +463,19 @@ class RawStream:
             self.eof = True
             return True
         self.received += data
-        self.parser.feed(data)
+        # Python's expat (Debian's 2.5.0 has the CVE-2023-52425 fix, and
+        # Python 3.11 no switch for it) defers parsing a partial token
+        # until the data fed after it is large enough: a stanza with a
+        # long attribute that arrived in two reads could wait forever.
+        # ternd escapes every '>' in text and attributes, so feeding up
+        # to the last '>' ends each feed at a tag and leaves no partial
+        # token behind.
+        self.unparsed += data
+        cut = self.unparsed.rfind(b">") + 1
+        if cut == 0:
+            return True
+        self.parser.feed(self.unparsed[:cut])
+        self.unparsed = self.unparsed[cut:]
         for ev, el in self.parser.read_events():
             if ev == "start":
                 self.depth += 1
@@ -508,6 +573,7 @@ class RawStream:
                     "stream closed without a stream error; "
                     + self.transcript())
             if el.tag == q(NS_STREAM, "error"):
+                self.error_text = el.findtext(q(NS_STREAM_ERR, "text"))
                 return [c.tag.split("}")[1] for c in el
                         if c.tag.startswith("{%s}" % NS_STREAM_ERR)
                         and not c.tag.endswith("}text")]
@@ -791,6 +857,235 @@ class Clients:
         port = self.server.tls_port if direct_tls else self.server.c2s_port
         return await c.start(port, use_ssl=direct_tls, presence=presence,
                              timeout=timeout, **kw)
+
+
+# ----------------------------------------------------------------------
+# Hostile tests: an honest pair chatting while a test attacks the server
+
+
+class HonestChat:
+    """Two honest slixmpp clients on their own event loop in a thread,
+    sending each other numbered chat messages every `interval` seconds
+    while the test (in the main thread) attacks the server.
+
+    finish() stops the senders and waits for every message in flight;
+    problems() then lists each message lost, duplicated, reordered or
+    received from a stranger, and any disconnection or stream error."""
+
+    def __init__(self, server, accounts, interval=0.02):
+        self.server = server
+        self.accounts = accounts        # two (bare JID, password)
+        self.interval = interval
+        self.ready = threading.Event()
+        self.error = None
+        self.loop = None
+        self.thread = None
+        self.clients = []
+        self.sent = [0, 0]              # by sender
+        self.sent_at = [[], []]         # by sender: monotonic times
+        self.got = [[], []]             # by receiver: sequence numbers
+        self.foreign = []               # what neither client expected
+        self.max_latency = 0.0
+
+    def start(self, timeout=3 * WAIT):
+        self.thread = threading.Thread(target=self._run, daemon=True,
+                                       name="honest-chat")
+        self.thread.start()
+        if not self.ready.wait(timeout):
+            raise AssertionError("the honest clients did not log in "
+                                 "within %ss" % timeout)
+        if self.error is not None:
+            raise AssertionError("honest clients: %r" % (self.error,))
+        return self
+
+    def _run(self):
+        try:
+            asyncio.run(self._main())
+        except BaseException as e:      # reported by start() or finish()
+            self.error = e
+        finally:
+            self.ready.set()
+
+    async def _main(self):
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._quit = asyncio.Event()
+        async with Clients(self.server) as cs:
+            for jid, pw in self.accounts:
+                self.clients.append(await cs.login(jid + "/honest", pw))
+            tasks = [asyncio.ensure_future(f(i)) for i in (0, 1)
+                     for f in (self._send, self._receive)]
+            self.ready.set()
+            await self._quit.wait()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _send(self, i):
+        me, peer = self.clients[i], self.clients[1 - i]
+        while not self._stop.is_set():
+            n = self.sent[i]
+            self.sent_at[i].append(time.monotonic())
+            me.send_message(mto=peer.boundjid.full, mtype="chat",
+                            mbody="honest %d %d" % (i, n))
+            self.sent[i] = n + 1
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _receive(self, i):
+        me, peer = self.clients[i], self.clients[1 - i]
+        while True:
+            inbox = asyncio.ensure_future(me.inbox.get())
+            errs = asyncio.ensure_future(me.error_inbox.get())
+            try:
+                done, _ = await asyncio.wait(
+                    (inbox, errs), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (inbox, errs):
+                    if not t.done():
+                        t.cancel()
+            for t in done:
+                m = t.result()
+                parts = m["body"].split()
+                if (t is errs or m["from"] != peer.boundjid.full or
+                        len(parts) != 3 or parts[:2] != ["honest",
+                                                          str(1 - i)]):
+                    self.foreign.append("%s got %s" % (me.boundjid, m))
+                    continue
+                n = int(parts[2])
+                self.got[i].append(n)
+                if n < len(self.sent_at[1 - i]):
+                    self.max_latency = max(
+                        self.max_latency,
+                        time.monotonic() - self.sent_at[1 - i][n])
+
+    def sent_total(self):
+        return sum(self.sent)
+
+    def finish(self, timeout=WAIT):
+        """Stop sending and wait until every message sent has arrived
+        (or timeout)."""
+        async def drain():
+            self._stop.set()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and any(
+                    len(self.got[1 - i]) < self.sent[i] for i in (0, 1)):
+                await asyncio.sleep(0.02)
+        if self.error is None and self.loop is not None:
+            asyncio.run_coroutine_threadsafe(drain(), self.loop).result(
+                timeout + 5)
+
+    def problems(self):
+        out = []
+        if self.error is not None:
+            out.append("honest clients failed: %r" % (self.error,))
+        for i in (0, 1):
+            want = list(range(self.sent[1 - i]))
+            got = self.got[i]
+            if got != want:
+                missing = sorted(set(want) - set(got))
+                out.append("%s received %d of %d messages (missing %s%s, "
+                           "%d duplicated or reordered)" % (
+                               self.clients[i].boundjid, len(got),
+                               len(want), missing[:10],
+                               "..." if len(missing) > 10 else "",
+                               len(got) - len(set(got))))
+        for c in self.clients:
+            if c.gone or c.stream_errors:
+                out.append("%s was disconnected (stream errors %r)"
+                           % (c.boundjid, c.stream_errors))
+        out.extend(self.foreign[:5])
+        return out
+
+    def close(self):
+        if self.loop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._quit.set)
+        if self.thread is not None:
+            self.thread.join(WAIT)
+
+
+class Arena:
+    """A ternd under attack (see the 'hostile' fixture in conftest.py).
+
+    While the test attacks, an honest pair (HonestChat) chats.  verify()
+    then asserts: every honest message arrived, the server is still up
+    and a new client can log in and get an answer, and the peak RSS
+    since the attack began (VmHWM after a reset) is at most the RSS
+    before it plus rss_mib.  Under AddressSanitizer, whose allocator
+    and shadow memory make RSS grow in other steps, the bound is
+    ASAN_RSS_FACTOR times looser, plus the quarantine that ternd is
+    given (freed memory is held there until it is full)."""
+
+    ASAN_RSS_FACTOR = 2
+    ASAN_QUARANTINE_MIB = 4
+    MIN_HONEST = 10         # messages the pair sends during any attack
+
+    def __init__(self, server, honest, login):
+        self.server = server
+        self.honest = honest
+        self.login = login              # (user, password) for the check
+        self.verified = False
+        # Let the pair's first messages warm the server up, then start
+        # measuring.
+        deadline = time.monotonic() + WAIT
+        while honest.sent_total() < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.rss_before = server.rss_kib()
+        server.reset_peak_rss()
+        self.sent_before = honest.sent_total()
+
+    def rss_bound_kib(self, rss_mib):
+        if asan_build():
+            rss_mib = (rss_mib * self.ASAN_RSS_FACTOR +
+                       self.ASAN_QUARANTINE_MIB)
+        return self.rss_before + int(rss_mib * 1024)
+
+    def check_rss(self, rss_mib, what="the attack"):
+        peak = self.server.peak_rss_kib()
+        bound = self.rss_bound_kib(rss_mib)
+        assert peak <= bound, (
+            "ternd's RSS peaked at %d KiB during %s: more than %d KiB "
+            "before it + %s MiB%s" % (
+                peak, what, self.rss_before, rss_mib,
+                " x %d + %d MiB of quarantine (ASan)" % (
+                    self.ASAN_RSS_FACTOR, self.ASAN_QUARANTINE_MIB)
+                if asan_build() else ""))
+        return peak
+
+    def verify(self, rss_mib):
+        """After the attack: see the class comment."""
+        assert self.server.alive(), ("ternd died during the attack\n"
+                                     + self.server.log_tail())
+        # The chat ran alongside the attack, not only before it.
+        deadline = time.monotonic() + WAIT
+        while (self.honest.sent_total() - self.sent_before <
+               self.MIN_HONEST and time.monotonic() < deadline):
+            time.sleep(0.01)
+        self.honest.finish()
+        problems = self.honest.problems()
+        assert not problems, ("the honest clients suffered from the "
+                              "attack:\n" + "\n".join(problems))
+        lat = 5.0 if asan_build() else 2.0
+        assert self.honest.max_latency < lat, (
+            "an honest message took %.2fs to arrive during the attack "
+            "(bound %ss)" % (self.honest.max_latency, lat))
+        peak = self.check_rss(rss_mib)
+        s = RawStream(self.server.c2s_port)
+        try:
+            jid = s.login(self.login[0], self.login[1], "after-attack")
+            s.send("<iq type='get' id='alive' to='%s'><ping xmlns='%s'/>"
+                   "</iq>" % (DOMAIN, NS_PING))
+            r = s.expect(q(NS_CLIENT, "iq"))
+            assert r.get("id") == "alive", s.transcript()
+        finally:
+            s.close()
+        self.verified = True
+        return {"jid": jid, "rss_before_kib": self.rss_before,
+                "rss_peak_kib": peak,
+                "honest_messages": self.honest.sent_total(),
+                "max_latency_s": self.honest.max_latency}
 
 
 def run(coro, timeout=60):

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
@@ -719,6 +720,27 @@ Test(codec_xml, hostile_encoding)
 	    "unsupported-encoding", NULL);
 }
 
+/*
+ * Expat switches to UTF-16 on a byte order mark or a "<\0" start even
+ * when created for UTF-8: such a stream was once accepted.
+ */
+Test(codec_xml, hostile_utf16_stream)
+{
+	static const char	bom_le[] = "\xff\xfe<\0?\0x\0m\0l\0";
+	static const char	bom_be[] = "\xfe\xff\0<\0?\0x\0m\0l";
+	static const char	bare_le[] = "<\0s\0t\0r\0e\0a\0m\0";
+	static const char	bare_be[] = "\0<\0s\0t\0r\0e\0a\0m";
+
+	expect_error_lim(bom_le, sizeof(bom_le) - 1, "unsupported-encoding",
+	    "UTF-8", NULL);
+	expect_error_lim(bom_be, sizeof(bom_be) - 1, "unsupported-encoding",
+	    "UTF-8", NULL);
+	expect_error_lim(bare_le, sizeof(bare_le) - 1,
+	    "unsupported-encoding", "0x00", NULL);
+	expect_error_lim(bare_be, sizeof(bare_be) - 1,
+	    "unsupported-encoding", "0x00", NULL);
+}
+
 Test(codec_xml, encoding_utf8_accepted)
 {
 	struct rec	*r;
@@ -904,6 +926,62 @@ many_attrs(int n)
 	s = buf_str(b);
 	evbuffer_free(b);
 	return s;
+}
+
+/*
+ * A long start tag fed in small pieces: expat parsed it again from its
+ * start on every piece (quadratic; seconds for a few MiB).  With
+ * deferral past 64 KiB the cost is linear, and the stanza still comes
+ * out with its last byte, however small the last piece.
+ */
+static void
+long_tag_in_pieces(size_t vlen, size_t piece, const char *tail)
+{
+	static const char	 head[] = HDR "<message a='";
+	struct tern_limits	 lim = deflim;
+	struct rec		*r;
+	size_t			 len, i, n;
+	char			*in;
+
+	lim.stanza_size = 16 * 1024 * 1024;
+	len = sizeof(head) - 1 + vlen;
+	in = malloc(len);
+	cr_assert_not_null(in);
+	memcpy(in, head, sizeof(head) - 1);
+	memset(in + sizeof(head) - 1, 'v', vlen);
+	r = rec_new(&lim);
+	for (i = 0; i < len; i += n) {
+		n = len - i < piece ? len - i : piece;
+		cr_assert_eq(feed(r, in + i, n), 0);
+	}
+	cr_assert_eq(r->nstanza, 0);
+	/* The end of the tag alone, or with the rest of the stanza. */
+	cr_assert_eq(feed_str(r, tail), 0);
+	cr_assert_eq(r->nstanza, 1, "a %zu-byte tag was not delivered when "
+	    "its last bytes came", len);
+	cr_assert_eq(r->nerr, 0);
+	rec_free(r);
+	free(in);
+}
+
+Test(codec_xml, long_tag_delivered_at_once)
+{
+	long_tag_in_pieces(200 * 1024, 1000, "'/>");
+	long_tag_in_pieces(200 * 1024, 1000, "'>x</message>");
+	long_tag_in_pieces(70 * 1024, 7, "' b='>'/>");
+	long_tag_in_pieces(1024 * 1024, 4096, "' b=\"'\"/>");
+}
+
+Test(codec_xml, long_tag_linear)
+{
+	clock_t	t0 = clock();
+	double	secs;
+
+	/* Was about 6 s of CPU (25 s for 16 MiB); now a few ms. */
+	long_tag_in_pieces(8 * 1024 * 1024, 1024, "'/>");
+	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	cr_assert_lt(secs, 2.0, "an 8 MiB start tag fed in 1 KiB pieces "
+	    "took %.1fs of CPU", secs);
 }
 
 Test(codec_xml, limit_attrs)
