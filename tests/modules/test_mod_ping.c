@@ -118,7 +118,7 @@ Test(mod_ping_idle, idle_sessions_are_pinged_once_until_they_answer)
 	struct session	*a, *b;
 	char		 id[64], id2[64], xml[256];
 
-	harness_start("modules ping; ping_interval 2s; ping_timeout 2s;");
+	harness_start("modules ping; ping_interval 2s; ping_timeout 30s;");
 	a = harness_login("alice@example.org/phone");
 	b = harness_login("bob@example.org/pc");
 	sleep(2);
