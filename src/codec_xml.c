@@ -850,6 +850,8 @@ static const struct {
 	{ NULL,			"to",		NULL },
 	{ NULL,			"id",		NULL },
 	{ NULL,			"version",	NULL },
+	/* s2s: XEP-0220 wants the dialback prefix on the header. */
+	{ NULL,			"xmlns:db",	NULL },
 	{ STANZA_NS_XML,	"lang",		"xml" },
 };
 

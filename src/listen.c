@@ -18,6 +18,7 @@
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "s2s.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -34,7 +35,10 @@ struct listener {
 static struct listener	*ls;
 static size_t		 nls;
 
-static const char *const kind_names[] = { "c2s", "c2s_tls" };
+static const char *const kind_names[] = {
+	[LISTEN_C2S] = "c2s", [LISTEN_C2S_TLS] = "c2s_tls",
+	[LISTEN_S2S] = "s2s", [LISTEN_S2S_TLS] = "s2s_tls",
+};
 
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
@@ -42,7 +46,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	stream_accept(fd, sa, (socklen_t)salen, l->kind == LISTEN_C2S_TLS);
+	if (l->kind == LISTEN_S2S || l->kind == LISTEN_S2S_TLS)
+		s2s_accept(fd, sa, (socklen_t)salen, l->kind == LISTEN_S2S_TLS);
+	else
+		stream_accept(fd, sa, (socklen_t)salen,
+		    l->kind == LISTEN_C2S_TLS);
 }
 
 static void
