@@ -533,8 +533,8 @@ s2s_shutdown_all(void)
 	}
 	for (s = LIST_FIRST(&s2s_outs); s != NULL; s = next) {
 		next = LIST_NEXT(s, entry);
-		if (s->state == SS_READY)
-			s2s_close(s);
+		if (s->state == SS_READY || s->conn == NULL)
+			s2s_close(s);	/* connecting: just stops */
 		else
 			s2s_error(s, "system-shutdown",
 			    "The server is stopping");

@@ -5,6 +5,10 @@ never through DNS or /etc/hosts."""
 
 import asyncio
 import os
+import re
+import signal
+import socket
+import subprocess
 import time
 
 import ternlib
@@ -90,3 +94,168 @@ def make_domain_cert(directory, domain):
     d = os.path.join(directory, "cert-" + domain)
     os.makedirs(d, exist_ok=True)
     return ternlib.make_cert(d, cn=domain)
+
+
+# ----------------------------------------------------------------------
+# Prosody as the peer
+
+PROSODY = os.environ.get("PROSODY", "/usr/bin/prosody")
+PROSODYCTL = os.environ.get("PROSODYCTL", "/usr/bin/prosodyctl")
+PROSODY_MODULES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "prosody")
+
+
+def lua_str(s):
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class Prosody:
+    """Debian's prosody for one domain, started by the test with its own
+    config, data directory and loopback ports, in the foreground (-F),
+    and stopped by its pid.  Never the system service or config.
+
+    routes: {domain: "127.0.0.1:port"} for mod_test_s2s_route (shipped
+    in tests/interop/prosody), which pins those domains the way tern's
+    s2s_route does."""
+
+    def __init__(self, tmp_path, domain, cert, key, users=None, routes=None,
+                 cafile=None, secure_auth=False):
+        self.dir = str(tmp_path)
+        self.domain = domain
+        self.cert, self.key = cert, key
+        self.cafile = cafile
+        self.secure_auth = secure_auth
+        self.data_dir = os.path.join(self.dir, "data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
+        self.conf = os.path.join(self.dir, "prosody.cfg.lua")
+        self.log_path = os.path.join(self.dir, "prosody.log")
+        self.pid_file = os.path.join(self.dir, "prosody.pid")
+        self.c2s_port = free_port()
+        self.s2s_port = free_port()
+        self.routes = dict(routes or {})
+        self.proc = None
+        self.out = None
+        self.write_conf()
+        for jid, pw in (users or {}).items():
+            user, host = jid.split("@")
+            subprocess.run([PROSODYCTL, "--config", self.conf, "register",
+                            user, host, pw], check=True,
+                           capture_output=True, timeout=30)
+
+    def route(self, domain, port, host="127.0.0.1"):
+        self.routes[domain] = "%s:%d" % (host, port)
+        self.write_conf()
+
+    def write_conf(self):
+        routes = "; ".join("[%s] = %s" % (lua_str(d), lua_str(t))
+                           for d, t in sorted(self.routes.items()))
+        ssl = "certificate = %s; key = %s;" % (lua_str(self.cert),
+                                                 lua_str(self.key))
+        if self.cafile:
+            ssl += " cafile = %s;" % lua_str(self.cafile)
+        text = """
+-- Written by tern's interop tests; loopback only.
+run_as_root = true
+daemonize = false
+pidfile = %(pid)s
+data_path = %(data)s
+certificates = %(certs)s
+plugin_paths = { %(plugins)s }
+log = { debug = %(log)s }
+interfaces = { "127.0.0.1" }
+c2s_ports = { %(c2s)d }
+s2s_ports = { %(s2s)d }
+c2s_direct_tls_ports = { }
+s2s_direct_tls_ports = { }
+legacy_ssl_ports = { }
+http_ports = { }
+https_ports = { }
+admin_socket = %(admin)s
+modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco";
+	"presence"; "message"; "iq"; "offline"; "posix"; "test_s2s_route" }
+modules_disabled = { "s2s_bidi" }
+authentication = "internal_plain"
+storage = "internal"
+s2s_secure_auth = %(secure)s
+s2s_timeout = 10
+c2s_require_encryption = true
+test_s2s_routes = { %(routes)s }
+VirtualHost %(domain)s
+	ssl = { %(ssl)s }
+""" % {"pid": lua_str(self.pid_file), "data": lua_str(self.data_dir),
+           "certs": lua_str(os.path.join(self.dir, "certs")),
+           "plugins": lua_str(PROSODY_MODULES), "log": lua_str(self.log_path),
+           "c2s": self.c2s_port, "s2s": self.s2s_port,
+           "admin": lua_str(os.path.join(self.dir, "admin.sock")),
+           "secure": "true" if self.secure_auth else "false",
+           "routes": routes, "domain": lua_str(self.domain), "ssl": ssl}
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self, timeout=WAIT):
+        self.out = open(os.path.join(self.dir, "prosody.out"), "ab")
+        self.proc = subprocess.Popen(
+            [PROSODY, "--config", self.conf, "-F"],
+            stdin=subprocess.DEVNULL, stdout=self.out,
+            stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.monotonic() + timeout
+        for port in (self.c2s_port, self.s2s_port):
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError("prosody exited with %s at start\n%s"
+                                         % (self.proc.returncode,
+                                            self.log_tail()))
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("prosody did not listen on %d "
+                                         "within %ss\n%s"
+                                         % (port, timeout, self.log_tail()))
+                time.sleep(0.05)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """Stops this prosody (by its pid); returns a list of problems."""
+        problems = []
+        if self.proc is None:
+            return problems
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                problems.append("prosody did not stop on SIGTERM")
+        if self.out:
+            self.out.close()
+            self.out = None
+        return problems
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=200):
+        text = self.log_text().splitlines()[-lines:]
+        return "\n".join(["---- prosody log %s" % self.log_path] + text +
+                         ["---- end of prosody log"])
+
+    def wait_log(self, pattern, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            if rx.search(self.log_text()):
+                return True
+            time.sleep(0.05)
+        return False

@@ -1,5 +1,10 @@
-"""Federation between two ternd processes (a.test and b.test, on
-loopback, each reaching the other through an s2s_route line): messages
+"""Federation between a ternd (a.test) and a peer (b.test): a second
+ternd, and Debian's prosody.  Both run on loopback with their own
+ports; tern reaches the peer through an s2s_route line, a ternd peer
+reaches tern the same way, and prosody through mod_test_s2s_route
+(tests/interop/prosody), a test-only module that pins a.test to
+tern's s2s port by replacing the resolver Prosody 0.12's mod_s2s asks
+for its connection targets (no DNS, no /etc/hosts).  Cases: messages
 both ways, the subscription handshake both ways with both rosters
 checked on both servers, presence when a user logs out, a stanza to a
 remote account that does not exist, a remote server that is down, and
@@ -8,13 +13,15 @@ certificates are self-signed, so the servers authenticate each other
 with Server Dialback (XEP-0220)."""
 
 import asyncio
+import re
 import socket
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from s2slib import (DomainClients, DomainServer, make_domain_cert, until)
+from s2slib import (DomainClients, DomainServer, Prosody, make_domain_cert,
+                    until)
 from ternlib import (NS_STREAM, NS_TLS, WAIT, RawStream, free_port, q, run)
 
 A, B = "a.test", "b.test"
@@ -26,20 +33,31 @@ NS_DB = "jabber:server:dialback"
 AVAILABLE = ("available", "away", "chat", "dnd", "xa")
 
 
-@pytest.fixture
+def users_of(dom):
+    return {j: p for j, p in PW.items() if j.endswith("@" + dom)}
+
+
+def make_peer(kind, tmp_path, **kw):
+    """b.test: a ternd or a prosody, not started."""
+    cert, key = make_domain_cert(str(tmp_path), B)
+    d = tmp_path / ("%s-%s" % (kind, B))
+    d.mkdir()
+    if kind == "prosody":
+        return Prosody(d, B, cert, key, users=users_of(B), **kw)
+    return DomainServer(d, B, cert, key, users=users_of(B), **kw)
+
+
+@pytest.fixture(params=["tern", "prosody"])
 def servers(tmp_path, binaries, request):
-    made = []
-    for dom in (A, B):
-        cert, key = make_domain_cert(str(tmp_path), dom)
-        d = tmp_path / dom
-        d.mkdir()
-        srv = DomainServer(d, dom, cert, key, users={
-            j: p for j, p in PW.items() if j.endswith("@" + dom)})
-        made.append(srv)
-    a, b = made
+    cert, key = make_domain_cert(str(tmp_path), A)
+    d = tmp_path / A
+    d.mkdir()
+    a = DomainServer(d, A, cert, key, users=users_of(A))
+    b = make_peer(request.param, tmp_path)
     a.route(B, b.s2s_port)
     b.route(A, a.s2s_port)
-    request.node._tern_servers = made
+    made = [a, b]
+    request.node._tern_servers = [a] if request.param == "prosody" else made
     for srv in made:
         srv.start()
     yield a, b
@@ -49,6 +67,10 @@ def servers(tmp_path, binaries, request):
             problems.append("%s\n%s" % (p, srv.log_tail()))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def is_prosody(srv):
+    return isinstance(srv, Prosody)
 
 
 def manual(c):
@@ -122,10 +144,13 @@ def test_message_both_ways(servers):
     run(go())
     assert a.wait_log(r"s2s a\.test -> b\.test: outgoing stream "
                       r"authenticated \(dialback\)", timeout=1)
-    assert b.wait_log(r"s2s b\.test -> a\.test: outgoing stream "
-                      r"authenticated \(dialback\)", timeout=1)
     assert a.wait_log(r"s2s b\.test -> a\.test: incoming stream "
                       r"authenticated \(dialback\)", timeout=1)
+    if is_prosody(b):
+        assert b.wait_log(r"(?i)a\.test.*dialback", timeout=1)
+    else:
+        assert b.wait_log(r"s2s b\.test -> a\.test: outgoing stream "
+                          r"authenticated \(dialback\)", timeout=1)
 
 
 async def handshake(user, contact):
@@ -277,8 +302,16 @@ def raw_s2s(srv, to, frm):
     return r, f
 
 
-def test_unauthenticated_domain_refused(servers):
+@pytest.fixture
+def tern_pair(servers):
     a, b = servers
+    if is_prosody(b):
+        pytest.skip("checks of tern's own s2s listener")
+    return a, b
+
+
+def test_unauthenticated_domain_refused(tern_pair):
+    a, b = tern_pair
     r, f = raw_s2s(a, A, "evil.test")
     assert f.find(q("urn:xmpp:features:dialback", "dialback")) is not None
     r.send("<message from='x@evil.test' to='alice@a.test'><body>hi"
@@ -287,8 +320,8 @@ def test_unauthenticated_domain_refused(servers):
     r.close()
 
 
-def test_dialback_bad_key_and_authoritative(servers):
-    a, b = servers
+def test_dialback_bad_key_and_authoritative(tern_pair):
+    a, b = tern_pair
     # We pretend to be b.test with a made-up key: a.test asks b.test
     # (the authoritative server), which denies it.
     r, f = raw_s2s(a, A, B)
@@ -311,8 +344,8 @@ def test_dialback_bad_key_and_authoritative(servers):
     r.close()
 
 
-def test_stanzas_need_tls(servers):
-    a, b = servers
+def test_stanzas_need_tls(tern_pair):
+    a, b = tern_pair
     r = RawStream(a.s2s_port)
     r.HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
                 "xmlns:stream='http://etherx.jabber.org/streams' "
@@ -324,3 +357,79 @@ def test_stanzas_need_tls(servers):
            "to='a.test'>abcd</db:result>")
     assert r.stream_error() == ["policy-violation"]
     r.close()
+
+
+def test_peer_goes_down(servers):
+    """Each side sees remote-server-not-found, quickly, once the other
+    server is gone (also after a stream between them was up)."""
+    a, b = servers
+
+    async def go():
+        async with DomainClients(a) as cs:
+            alice = await login(cs, a, ALICE + "/pc")
+            bob = await login(cs, b, BOB + "/phone")
+            alice.send_message(mto=BOB, mbody="up", mtype="chat")
+            assert (await bob.next_message())["body"] == "up"
+            bob.send_message(mto=ALICE, mbody="up too", mtype="chat")
+            assert (await alice.next_message())["body"] == "up too"
+            # b.test stops: tern's stream to it ends; a new one is
+            # refused.
+            assert not b.stop()
+            b.expect_exit = True
+            await asyncio.sleep(0.2)
+            t0 = time.monotonic()
+            alice.send_message(mto=BOB, mbody="anyone?", mtype="chat")
+            e = await alice.next_error(timeout=5)
+            assert e["error"]["condition"] == "remote-server-not-found"
+            assert time.monotonic() - t0 < 5
+    run(go())
+
+
+def test_tern_goes_down(servers):
+    a, b = servers
+
+    async def go():
+        async with DomainClients(a) as cs:
+            bob = await login(cs, b, BOB + "/phone")
+            a.signal(15)
+            assert a.wait_exit() == 0
+            a.expect_exit = True
+            t0 = time.monotonic()
+            bob.send_message(mto=ALICE, mbody="anyone?", mtype="chat")
+            e = await bob.next_error(timeout=12)
+            assert e["error"]["condition"] in (
+                "remote-server-not-found", "remote-server-timeout")
+            assert time.monotonic() - t0 < 12
+    run(go())
+
+
+def test_idle_stream_closed_and_reopened(tmp_path, binaries, request):
+    cert, key = make_domain_cert(str(tmp_path), A)
+    d = tmp_path / A
+    d.mkdir()
+    a = DomainServer(d, A, cert, key, users=users_of(A),
+                     extra_conf="s2s_idle_timeout 1s;")
+    b = make_peer("tern", tmp_path)
+    a.route(B, b.s2s_port)
+    b.route(A, a.s2s_port)
+    request.node._tern_servers = [a, b]
+    a.start()
+    b.start()
+
+    async def go():
+        async with DomainClients(a) as cs:
+            alice = await login(cs, a, ALICE + "/pc")
+            bob = await login(cs, b, BOB + "/phone")
+            alice.send_message(mto=BOB, mbody="one", mtype="chat")
+            assert (await bob.next_message())["body"] == "one"
+            assert a.wait_log(r"s2s b\.test: idle for 1s, closing",
+                              timeout=5)
+            alice.send_message(mto=BOB, mbody="two", mtype="chat")
+            assert (await bob.next_message())["body"] == "two"
+    try:
+        run(go())
+        assert len(re.findall(r"a\.test -> b\.test: outgoing stream "
+                              r"authenticated", a.log_text())) == 2
+    finally:
+        problems = a.stop() + b.stop()
+        assert not problems, problems
