@@ -1050,6 +1050,8 @@ static const struct conf_directive core_directives[] = {
 	{ .name = "s2s_queue_max", .ctx = CONF_CTX_MAIN, .minargs = 1,
 	  .maxargs = 1, .type = CONF_INT, .offset = MAIN(s2s.queue_max),
 	  .min = 1, .max = 100000, .defval = "256" },
+	{ .name = "s2s_ca_file", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_STR, .offset = MAIN(s2s.ca_file) },
 	{ .name = "host", .ctx = CONF_CTX_MAIN, .minargs = 1, .maxargs = 1,
 	  .type = CONF_BLOCK, .multi = 1, .set = set_host,
 	  .block_ctx = CONF_CTX_HOST },
@@ -1291,6 +1293,7 @@ resolve_paths(struct tern_conf *conf, const char *path)
 	}
 	resolve(&conf->data_dir, dir);
 	resolve(&conf->pid_file, dir);
+	resolve(&conf->s2s.ca_file, dir);
 	if (conf->log_dest != NULL && strcmp(conf->log_dest, "stderr") != 0 &&
 	    strcmp(conf->log_dest, "syslog") != 0)
 		resolve(&conf->log_dest, dir);

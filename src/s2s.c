@@ -54,6 +54,7 @@ static size_t			 ncctxs;
 static X509_STORE		*store;
 
 static void	conn_cb(struct conn *, int, void *);
+static X509_STORE *trust_store(void);
 static void	on_open(void *, const struct stanza *);
 static void	on_stanza(void *, struct stanza *);
 static void	on_close(void *);
@@ -82,6 +83,7 @@ s2s_init(void)
 	if (conf->s2s.nameserver != NULL &&
 	    evdns_base_nameserver_ip_add(dns, conf->s2s.nameserver) != 0)
 		fatalx("s2s: bad dns_nameserver %s", conf->s2s.nameserver);
+	trust_store();		/* a bad s2s_ca_file stops the start */
 }
 
 void
@@ -567,8 +569,7 @@ trust_store(void)
 		log_warnx("s2s: cannot load the system CA store: %s",
 		    tls_error());
 	if (ca != NULL && X509_STORE_load_file(store, ca) != 1)
-		log_warnx("s2s: cannot load s2s_ca_file %s: %s", ca,
-		    tls_error());
+		fatalx("s2s: cannot load s2s_ca_file %s: %s", ca, tls_error());
 	return store;
 }
 

@@ -64,6 +64,7 @@ struct s2s {
 	int			 direct;	/* direct TLS */
 	int			 header_sent;
 	int			 features;	/* out: features after TLS */
+	int			 sasl_ok;	/* out: EXTERNAL succeeded */
 	char			*local;		/* our domain */
 	char			*remote;	/* theirs (in: may be NULL) */
 	char			 id[129];	/* in: ours; out: the peer's */

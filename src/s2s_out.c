@@ -466,6 +466,11 @@ on_features(struct s2s *s, struct stanza *f)
 	send_verifies(s);
 	if (s->state == SS_READY)
 		return;
+	if (s->sasl_ok) {
+		/* RFC 6120 6.4.6: the stream after SASL is authenticated. */
+		ready(s, "SASL EXTERNAL");
+		return;
+	}
 	if (s->cert_ok && offers_external(f)) {
 		/* XEP-0178: the authorization identity is our domain. */
 		n = strlen(s->local);
@@ -555,7 +560,8 @@ on_sasl_success(struct s2s *s, struct stanza *st)
 {
 	if (s->state != SS_AUTH)
 		return;
-	ready(s, "SASL EXTERNAL");
+	s->sasl_ok = 1;
+	s->state = SS_HEADER;
 	s2s_restart(s);
 	s2s_send_header(s);
 }

@@ -259,3 +259,49 @@ VirtualHost %(domain)s
                 return True
             time.sleep(0.05)
         return False
+
+
+# ----------------------------------------------------------------------
+# A test CA
+
+
+def _openssl(*args, cwd=None):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True,
+                   timeout=30, cwd=cwd)
+
+
+class CA:
+    """A certificate authority made by the test, for SASL EXTERNAL."""
+
+    def __init__(self, directory):
+        self.dir = os.path.join(directory, "ca")
+        os.makedirs(self.dir, exist_ok=True)
+        self.cert = os.path.join(self.dir, "ca.pem")
+        self.key = os.path.join(self.dir, "ca-key.pem")
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                 self.key, "-out", self.cert, "-days", "30", "-subj",
+                 "/CN=tern interop test CA", "-addext",
+                 "basicConstraints=critical,CA:TRUE", "-addext",
+                 "keyUsage=critical,keyCertSign,cRLSign")
+        self.n = 0
+
+    def issue(self, cn, san, eku="serverAuth"):
+        """A certificate for cn with subjectAltName san (OpenSSL syntax,
+        e.g. "DNS:b.test" or "otherName:1.3.6.1.5.5.7.8.7;IA5STRING:
+        _xmpp-server.a.test") and the extended key usage eku."""
+        self.n += 1
+        base = os.path.join(self.dir, "c%d" % self.n)
+        ext = base + ".ext"
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\nsubjectAltName=%s\n"
+                    "extendedKeyUsage=%s\n" % (san, eku))
+        _openssl("req", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                 base + "-key.pem", "-out", base + ".csr", "-subj",
+                 "/CN=" + cn)
+        _openssl("x509", "-req", "-in", base + ".csr", "-CA", self.cert,
+                 "-CAkey", self.key, "-set_serial", str(1000 + self.n),
+                 "-days", "30", "-out", base + ".pem", "-extfile", ext)
+        os.chmod(base + "-key.pem", 0o600)
+        return base + ".pem", base + "-key.pem"
