@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/util.h>
+
 #include "conf.h"
 #include "jid.h"
 #include "log.h"
@@ -953,6 +955,24 @@ set_s2s_route(struct conf_parse *p, const struct conf_directive *d,
 	return 0;
 }
 
+/* dns_nameserver "IP" or "IP:PORT" / "[IPV6]:PORT". */
+static int
+set_nameserver(struct conf_parse *p, const struct conf_directive *d,
+    void *base, int argc, char **argv)
+{
+	struct tern_conf	*conf = base;
+	struct sockaddr_storage	 ss;
+	int			 len = sizeof(ss);
+
+	if (evutil_parse_sockaddr_port(argv[1], (struct sockaddr *)&ss,
+	    &len) != 0)
+		return invalid(p, d, argv[1], "an IP address, optionally "
+		    "with a port (\"127.0.0.1:53\", \"[::1]:53\")");
+	free(conf->s2s.nameserver);
+	conf->s2s.nameserver = xstrdup(argv[1]);
+	return 0;
+}
+
 static void
 host_clear(struct conf_host *h)
 {
@@ -1050,6 +1070,8 @@ static const struct conf_directive core_directives[] = {
 	{ .name = "s2s_queue_max", .ctx = CONF_CTX_MAIN, .minargs = 1,
 	  .maxargs = 1, .type = CONF_INT, .offset = MAIN(s2s.queue_max),
 	  .min = 1, .max = 100000, .defval = "256" },
+	{ .name = "dns_nameserver", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_CUSTOM, .set = set_nameserver },
 	{ .name = "s2s_ca_file", .ctx = CONF_CTX_MAIN, .minargs = 1,
 	  .maxargs = 1, .type = CONF_STR, .offset = MAIN(s2s.ca_file) },
 	{ .name = "host", .ctx = CONF_CTX_MAIN, .minargs = 1, .maxargs = 1,

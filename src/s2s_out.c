@@ -214,8 +214,12 @@ connected(struct s2s *s)
 	s->cfd = -1;
 	event_free(s->cev);
 	s->cev = NULL;
-	if (a->tls)
+	if (a->tls) {
+		/* XEP-0368: direct TLS names the protocol with ALPN. */
 		ssl = s2s_client_ssl(s->local, s->remote);
+		SSL_set_alpn_protos(ssl, (const unsigned char *)
+		    "\x0bxmpp-server", 12);
+	}
 	s->direct = a->tls;
 	s2s_start_io(s, fd, (const struct sockaddr *)&a->ss, a->len, ssl);
 	conn_log(s->conn, LOG_LVL_DEBUG, "s2s %s -> %s: connected to %s",

@@ -305,3 +305,84 @@ class CA:
                  "-days", "30", "-out", base + ".pem", "-extfile", ext)
         os.chmod(base + "-key.pem", 0o600)
         return base + ".pem", base + "-key.pem"
+
+
+# ----------------------------------------------------------------------
+# A tiny DNS responder on a loopback UDP port
+
+
+class DnsResponder:
+    """Answers A, AAAA and SRV questions from a table, on 127.0.0.1 and
+    a port of its own, in a thread; tern is pointed at it with
+    dns_nameserver.  records: {(name, "A"): ["127.0.0.1"],
+    (name, "SRV"): [(prio, weight, port, target)]}; other names get
+    NXDOMAIN, other types of known names an empty answer."""
+
+    TYPES = {1: "A", 28: "AAAA", 33: "SRV"}
+
+    def __init__(self, records):
+        import threading
+        self.records = records
+        self.queries = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+    @staticmethod
+    def _name(labels):
+        out = b""
+        for part in labels.split(".") if labels else []:
+            out += bytes([len(part)]) + part.encode()
+        return out + b"\0"
+
+    def _serve(self):
+        import struct
+        deadline = time.monotonic() + 600       # bounded, like any loop
+        while not self.stopping and time.monotonic() < deadline:
+            try:
+                data, addr = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(data) < 17:
+                continue
+            qid = data[:2]
+            off, labels = 12, []
+            while data[off] != 0:
+                n = data[off]
+                labels.append(data[off + 1:off + 1 + n].decode())
+                off += 1 + n
+            qtype, = struct.unpack("!H", data[off + 1:off + 3])
+            question = data[12:off + 5]
+            name = ".".join(labels).lower()
+            tname = self.TYPES.get(qtype, str(qtype))
+            self.queries.append((name, tname))
+            known = any(k[0] == name for k in self.records)
+            answers = b""
+            rows = self.records.get((name, tname), [])
+            for r in rows:
+                if tname == "A":
+                    rdata = socket.inet_aton(r)
+                elif tname == "AAAA":
+                    rdata = socket.inet_pton(socket.AF_INET6, r)
+                else:
+                    prio, weight, port, target = r
+                    rdata = struct.pack("!HHH", prio, weight, port) + \
+                        self._name(target)
+                # The owner name as a pointer to the question (0xc00c).
+                answers += b"\xc0\x0c" + struct.pack(
+                    "!HHIH", qtype, 1, 60, len(rdata)) + rdata
+            rcode = 0 if known else 3
+            hdr = qid + struct.pack("!HHHHH", 0x8180 | rcode, 1, len(rows),
+                                    0, 0)
+            self.sock.sendto(hdr + question + answers, addr)

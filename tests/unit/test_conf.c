@@ -820,5 +820,13 @@ Test(conf, s2s_directives)
 	fails("s2s_route \"b.test\" \"h:0\";\n", 1, "from 1 to 65535");
 	fails("s2s_route \"b@test\" \"h:1\";\n", 1, "a domain name");
 	fails("s2s_idle_timeout 0s;\n", 1, "s2s_idle_timeout");
+	fails("dns_nameserver \"resolver.example\";\n", 1,
+	    "invalid value \"resolver.example\" for \"dns_nameserver\"");
+	c = load("dns_nameserver \"127.0.0.1:5300\";\n"
+	    "s2s_ca_file \"/etc/ssl/ca.pem\";\n" TAIL);
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_str_eq(c->s2s.nameserver, "127.0.0.1:5300");
+	cr_assert_str_eq(c->s2s.ca_file, "/etc/ssl/ca.pem");
+	conf_free(c);
 	fails("s2s_queue_max 0;\n", 1, "s2s_queue_max");
 }
