@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "jid.h"
 #include "log.h"
+#include "peer.h"
 #include "loop.h"
 #include "router.h"
 #include "s2s.h"
@@ -315,6 +316,8 @@ s2s_destroy(void *arg)
 
 	if (s->dir == S2S_OUT)
 		s2s_out_free(s);
+	else
+		peer_release(s->peer);
 	if (s->cctx != NULL)
 		codec_xml.destroy(s->cctx);
 	conn_free(s->conn);

@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "jid.h"
 #include "log.h"
+#include "peer.h"
 #include "loop.h"
 #include "router.h"
 #include "s2s.h"
@@ -36,17 +37,24 @@ s2s_accept(int fd, const struct sockaddr *sa, socklen_t salen, int direct)
 {
 	struct s2s	*s;
 	SSL		*ssl = NULL;
+	char		 peer[PEER_KEY_LEN];
 
+	if (peer_admit(sa, peer) == -1) {
+		close(fd);
+		return;
+	}
 	if (direct) {
 		if ((ssl = tls_ssl_new(0)) == NULL) {
 			log_warnx("s2s_tls: no usable certificate; closing "
 			    "connection");
+			peer_release(peer);
 			close(fd);
 			return;
 		}
 		s2s_server_ssl(ssl);
 	}
 	s = xcalloc(1, sizeof(*s));
+	memcpy(s->peer, peer, sizeof(s->peer));
 	s->dir = S2S_IN;
 	s->state = SS_HEADER;
 	s->direct = direct;
@@ -273,6 +281,13 @@ do_db_result(struct s2s *s, struct stanza *st)
 	if (*key == '\0' || strlen(key) > 1024) {
 		free(key);
 		s2s_error(s, "bad-format", "Bad dialback key");
+		goto done;
+	}
+	if (pair_find(s, f, t) == NULL &&
+	    s->npairs >= loop_conf()->s2s.queue_max) {
+		free(key);
+		s2s_error(s, "policy-violation", "Too many domains on one "
+		    "stream");
 		goto done;
 	}
 	if (s->remote == NULL) {

@@ -15,6 +15,8 @@
 
 #include <openssl/ssl.h>
 
+#include "peer.h"
+
 #define NS_DB		"jabber:server:dialback"
 #define NS_DB_FEAT	"urn:xmpp:features:dialback"
 #define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
@@ -74,6 +76,7 @@ struct s2s {
 	char			*auth;		/* "dialback", "EXTERNAL" */
 
 	/* in */
+	char			 peer[PEER_KEY_LEN];	/* peer.c key */
 	struct s2s_pair		*pairs;
 	size_t			 npairs;
 
