@@ -43,7 +43,7 @@
 struct s2s_list		 s2s_ins = LIST_HEAD_INITIALIZER(s2s_ins);
 struct s2s_list		 s2s_outs = LIST_HEAD_INITIALIZER(s2s_outs);
 static size_t		 nstreams;
-static unsigned char	 secret[SHA256_DIGEST_LENGTH];
+static char		 secret[SHA256_DIGEST_LENGTH * 2 + 1];
 static struct evdns_base *dns;
 
 struct client_ctx {
@@ -72,10 +72,10 @@ s2s_init(void)
 	unsigned char		 raw[32];
 	int			 flags;
 
-	/* XEP-0185: the HMAC key is SHA-256 of a secret made at start. */
+	/* XEP-0185: a secret made at start. */
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		fatalx("s2s: RAND_bytes failed");
-	SHA256(raw, sizeof(raw), secret);
+	s2s_set_secret(raw, sizeof(raw));
 	OPENSSL_cleanse(raw, sizeof(raw));
 	flags = conf->s2s.nameserver != NULL ? 0 :
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS;
@@ -110,6 +110,19 @@ s2s_count(void)
 }
 
 void
+s2s_set_secret(const void *raw, size_t len)
+{
+	unsigned char	md[SHA256_DIGEST_LENGTH];
+	int		i;
+
+	/* XEP-0185: the HMAC key is the SHA-256 of the secret, in hex. */
+	SHA256(raw, len, md);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(secret + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_cleanse(md, sizeof(md));
+}
+
+void
 s2s_key(const char *recv, const char *orig, const char *id,
     char out[S2S_KEY_LEN + 1])
 {
@@ -119,7 +132,7 @@ s2s_key(const char *recv, const char *orig, const char *id,
 	unsigned	 i;
 
 	xasprintf(&msg, "%s %s %s", recv, orig, id);
-	if (HMAC(EVP_sha256(), secret, sizeof(secret),
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
 	    (const unsigned char *)msg, strlen(msg), md, &mdlen) == NULL)
 		fatalx("s2s: HMAC failed");
 	free(msg);

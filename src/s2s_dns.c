@@ -44,12 +44,6 @@
 #define SRV_MAX_TARGETS		16
 #define SRV_TIMEOUT		5	/* seconds, at most */
 
-struct srv_target {
-	char		 host[256];
-	unsigned	 prio, weight, port;
-	int		 tls;
-};
-
 /* One SRV lookup (both services) for an outgoing stream. */
 struct srv_lookup {
 	struct s2s		*s;
@@ -58,7 +52,9 @@ struct srv_lookup {
 	uint16_t		 id[2];		/* xmpps, xmpp */
 	int			 answered[2];
 	int			 nxdomain[2];
-	struct srv_target	 t[SRV_MAX_TARGETS];
+	struct s2s_srv		 raw[SRV_MAX_TARGETS];	/* as answered */
+	size_t			 nraw;
+	struct s2s_srv	 t[SRV_MAX_TARGETS];
 	size_t			 nt, next;	/* next to resolve */
 	int			 any;		/* an SRV record was seen */
 	int			 dot;		/* a "." target was seen */
@@ -136,7 +132,7 @@ static void
 resolve_next_target(struct s2s *s)
 {
 	struct srv_lookup	*l = s->srv;
-	struct srv_target	*t = &l->t[l->next++];
+	struct s2s_srv	*t = &l->t[l->next++];
 
 	lookup_host(s, t->host, t->port);
 }
@@ -245,22 +241,21 @@ get_name(const unsigned char *m, size_t len, size_t *off, char *out,
 	return 0;
 }
 
-/* Parses an answer to query i; 0 or -1 (ignored: not ours, broken). */
-static int
-parse_answer(struct srv_lookup *l, int i, const unsigned char *m,
-    size_t len)
+int
+s2s_dns_parse_srv(const unsigned char *m, size_t len, int tls,
+    struct s2s_srv *v, size_t max, size_t *n, int *nxdomain)
 {
 	char		 name[300];
 	size_t		 off = 12, rdend;
 	unsigned	 qd, an, type, rdlen, k;
-	struct srv_target *t;
+	struct s2s_srv	*t;
 
 	if (len < 12 || !(m[2] & 0x80))
 		return -1;
 	qd = (unsigned)(m[4] << 8 | m[5]);
 	an = (unsigned)(m[6] << 8 | m[7]);
 	if ((m[3] & 0x0f) == 3)
-		l->nxdomain[i] = 1;
+		*nxdomain = 1;
 	for (k = 0; k < qd; k++) {
 		if (get_name(m, len, &off, name, sizeof(name)) == -1 ||
 		    off + 4 > len)
@@ -277,62 +272,71 @@ parse_answer(struct srv_lookup *l, int i, const unsigned char *m,
 		rdend = off + rdlen;
 		if (rdend > len)
 			return -1;
-		if (type == DNS_T_SRV && rdlen >= 7 && l->nt < SRV_MAX_TARGETS) {
-			t = &l->t[l->nt];
+		if (type == DNS_T_SRV && rdlen >= 7 && *n < max) {
+			t = &v[*n];
 			t->prio = (unsigned)(m[off] << 8 | m[off + 1]);
 			t->weight = (unsigned)(m[off + 2] << 8 | m[off + 3]);
 			t->port = (unsigned)(m[off + 4] << 8 | m[off + 5]);
 			off += 6;
 			if (get_name(m, len, &off, t->host,
-			    sizeof(t->host)) == -1)
+			    sizeof(t->host)) == -1 || off > rdend)
 				return -1;
-			t->tls = i == 0;
-			l->any = 1;
-			if (t->host[0] == '\0')
-				l->dot = 1;	/* "." : no service */
-			else if (t->port != 0)
-				l->nt++;
+			t->tls = tls;
+			(*n)++;
 		}
 		off = rdend;
 	}
 	return 0;
 }
 
-/* RFC 2782 order: priority, then a weighted draw within it. */
-static void
-order_targets(struct srv_lookup *l)
+void
+s2s_dns_order(struct s2s_srv *v, size_t n)
 {
-	struct srv_target	 tmp;
-	size_t			 i, j, end;
-	uint32_t		 total, r, acc;
+	struct s2s_srv	 tmp;
+	size_t		 i, j, end;
+	uint32_t	 total, r, acc;
 
-	for (i = 1; i < l->nt; i++)
-		for (j = i; j > 0 && l->t[j].prio < l->t[j - 1].prio; j--) {
-			tmp = l->t[j];
-			l->t[j] = l->t[j - 1];
-			l->t[j - 1] = tmp;
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && v[j].prio < v[j - 1].prio; j--) {
+			tmp = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = tmp;
 		}
-	for (i = 0; i < l->nt; i++) {
-		for (end = i; end < l->nt && l->t[end].prio == l->t[i].prio;
-		    end++)
+	/* Each place takes one of the rest of its priority, by weight. */
+	for (i = 0; i < n; i++) {
+		for (end = i; end < n && v[end].prio == v[i].prio; end++)
 			;
 		total = 0;
 		for (j = i; j < end; j++)
-			total += l->t[j].weight;
+			total += v[j].weight;
 		if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 			r = 0;
-		r = total > 0 ? r % (total + 1) : 0;
+		r = r % (total + 1);
 		acc = 0;
-		for (j = i; j < end; j++) {
-			acc += l->t[j].weight;
+		for (j = i; j < end - 1; j++) {
+			acc += v[j].weight;
 			if (acc >= r)
 				break;
 		}
-		if (j == end)
-			j = end - 1;
-		tmp = l->t[i];
-		l->t[i] = l->t[j];
-		l->t[j] = tmp;
+		tmp = v[i];
+		v[i] = v[j];
+		v[j] = tmp;
+	}
+}
+
+/* The usable targets of the answers; "." alone means no service. */
+static void
+targets(struct srv_lookup *l)
+{
+	size_t	i;
+
+	l->nt = 0;
+	for (i = 0; i < l->nraw; i++) {
+		l->any = 1;
+		if (l->raw[i].host[0] == '\0')
+			l->dot = 1;
+		else if (l->raw[i].port != 0)
+			l->t[l->nt++] = l->raw[i];
 	}
 }
 
@@ -349,6 +353,7 @@ srv_done(struct s2s *s, const char *timeout)
 	if (timeout != NULL)
 		log_info("s2s %s -> %s: DNS: SRV %s; trying the domain's "
 		    "address records", s->local, s->remote, timeout);
+	targets(l);
 	if (l->nt == 0) {
 		if (l->dot) {
 			s2s_out_resolved(s, "DNS: the domain's SRV record "
@@ -363,7 +368,7 @@ srv_done(struct s2s *s, const char *timeout)
 		l->t[0].tls = 0;
 		l->nt = 1;
 	} else
-		order_targets(l);
+		s2s_dns_order(l->t, l->nt);
 	l->next = 0;
 	resolve_next_target(s);
 }
@@ -388,7 +393,8 @@ srv_cb(int fd, short ev, void *arg)
 		id = (uint16_t)(m[0] << 8 | m[1]);
 		for (i = 0; i < 2; i++)
 			if (!l->answered[i] && id == l->id[i] &&
-			    parse_answer(l, i, m, (size_t)n) == 0)
+			    s2s_dns_parse_srv(m, (size_t)n, i == 0, l->raw,
+			    SRV_MAX_TARGETS, &l->nraw, &l->nxdomain[i]) == 0)
 				l->answered[i] = 1;
 	}
 	if (errno == ECONNREFUSED) {

@@ -104,6 +104,9 @@ extern struct s2s_list	s2s_ins, s2s_outs;
 
 /* s2s.c */
 struct evdns_base *s2s_dns(void);
+/* The dialback secret (s2s_init draws one; tests set a known one). */
+void	s2s_set_secret(const void *, size_t);
+/* XEP-0185 key of recv(eiving), orig(inating) domain and stream id. */
 void	s2s_key(const char *recv, const char *orig, const char *id,
 	    char out[S2S_KEY_LEN + 1]);
 int	s2s_key_check(const char *recv, const char *orig, const char *id,
