@@ -82,7 +82,8 @@ addrinfo_cb(int result, struct evutil_addrinfo *res, void *arg)
 		    EVUTIL_EAI_NONAME ? "no address record" : result ==
 		    EVUTIL_EAI_AGAIN ? "timeout" :
 		    evutil_gai_strerror(result), s->target);
-		log_info("s2s %s -> %s: %s", s->local, s->remote, why);
+		if (l != NULL && l->next < l->nt)	/* else out_fail logs */
+			log_info("s2s %s -> %s: %s", s->local, s->remote, why);
 		free(s->why);
 		s->why = xstrdup(why);
 	}
@@ -453,6 +454,13 @@ s2s_dns_resolve(struct s2s *s)
 		log_debug("s2s %s -> %s: s2s_route %s:%d", s->local, s->remote,
 		    r->host, r->port);
 		lookup_host(s, r->host, (unsigned)r->port);
+		return;
+	}
+	if (strcmp(s->remote, "invalid") == 0 || (strlen(s->remote) > 8 &&
+	    strcmp(s->remote + strlen(s->remote) - 8, ".invalid") == 0)) {
+		/* RFC 6761 6.4: never exists; no query. */
+		s2s_out_resolved(s, "DNS: .invalid names do not exist "
+		    "(RFC 6761)");
 		return;
 	}
 	if (srv_start(s) == 0)

@@ -98,10 +98,11 @@ out_fail(struct s2s *s, const char *cond, const char *why)
 	struct stanza		**q = s->q;
 	struct s2s_verify	 *vq = s->vq;
 	size_t			  nq = s->nq, nvq = s->nvq, i;
+	int			  where = s->target[0] != '\0' &&
+				    strstr(why, s->target) == NULL;
 
 	log_warnx("s2s %s -> %s: %s%s%s%s", s->local, s->remote, why,
-	    s->target[0] != '\0' ? " (" : "", s->target,
-	    s->target[0] != '\0' ? ")" : "");
+	    where ? " (" : "", where ? s->target : "", where ? ")" : "");
 	if (nq > 0)
 		log_info("s2s %s -> %s: bouncing %zu queued stanzas with %s",
 		    s->local, s->remote, nq, cond);
@@ -167,9 +168,18 @@ out_new(const char *local, const char *remote)
 	s->last = time(NULL);
 	LIST_INSERT_HEAD(&s2s_outs, s, entry);
 	s2s_arm(s, loop_conf()->s2s.connect_timeout);
-	log_debug("s2s %s -> %s: connecting", local, remote);
-	s2s_dns_resolve(s);
 	return s;
+}
+
+/*
+ * Starts resolving.  It may fail at once (and bounce the queue), so the
+ * caller queues first and does not touch s afterwards.
+ */
+static void
+out_start(struct s2s *s)
+{
+	log_debug("s2s %s -> %s: connecting", s->local, s->remote);
+	s2s_dns_resolve(s);
 }
 
 /* s2s_dns.c found the addresses (s->addrs), or not (why). */
@@ -352,9 +362,12 @@ s2s_out_verify(const char *local, const char *remote, const char *id,
 {
 	struct s2s		*s;
 	struct s2s_verify	*v;
+	int			 fresh = 0;
 
-	if ((s = out_find(local, remote)) == NULL)
+	if ((s = out_find(local, remote)) == NULL) {
 		s = out_new(local, remote);
+		fresh = 1;
+	}
 	if (s->nvq >= loop_conf()->s2s.queue_max) {
 		s2s_in_verified(in, remote, local, -1, "too many dialback "
 		    "checks waiting");
@@ -366,7 +379,10 @@ s2s_out_verify(const char *local, const char *remote, const char *id,
 	v->key = xstrdup(key);
 	v->in = in;
 	v->sent = 0;
-	send_verifies(s);
+	if (fresh)
+		out_start(s);
+	else
+		send_verifies(s);
 }
 
 void
@@ -374,9 +390,12 @@ s2s_out_route(const struct stanza *st, const char *local,
     const char *remote)
 {
 	struct s2s	*s;
+	int		 fresh = 0;
 
-	if ((s = out_find(local, remote)) == NULL)
+	if ((s = out_find(local, remote)) == NULL) {
 		s = out_new(local, remote);
+		fresh = 1;
+	}
 	if (s->state == SS_READY) {
 		s->last = time(NULL);
 		s2s_write(s, st);
@@ -391,6 +410,8 @@ s2s_out_route(const struct stanza *st, const char *local,
 	}
 	s->q = xreallocarray(s->q, s->nq + 1, sizeof(*s->q));
 	s->q[s->nq++] = stanza_copy(st);
+	if (fresh)
+		out_start(s);
 }
 
 void
