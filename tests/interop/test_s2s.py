@@ -8,7 +8,9 @@ for its connection targets (no DNS, no /etc/hosts).  Cases: messages
 both ways, the subscription handshake both ways with both rosters
 checked on both servers, presence when a user logs out, a stanza to a
 remote account that does not exist, a remote server that is down, and
-the s2s stream rules (dialback keys, unauthenticated domains).  The
+the s2s stream rules (dialback keys, unauthenticated domains), and
+setup failures a scripted fake peer provokes (a TLS handshake that
+fails, a dialback key refused), each bounced and logged.  The
 certificates are self-signed, so the servers authenticate each other
 with Server Dialback (XEP-0220)."""
 
@@ -433,4 +435,133 @@ def test_idle_stream_closed_and_reopened(tmp_path, binaries, request):
                               r"authenticated", a.log_text())) == 2
     finally:
         problems = a.stop() + b.stop()
+        assert not problems, problems
+
+
+class FakePeer:
+    """A scripted remote server on a loopback port, for failures a real
+    one does not produce on demand.  mode: "garbage-tls" answers
+    STARTTLS with <proceed/>, then bytes that are not TLS; "refuse-key"
+    completes TLS and answers our dialback key with type='invalid'."""
+
+    def __init__(self, mode, cert, key, domain=B):
+        import threading
+        self.mode, self.domain = mode, domain
+        self.cert, self.key = cert, key
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.seen = b""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+    def _read_until(self, conn, token, deadline):
+        buf = b""
+        while token not in buf and time.monotonic() < deadline:
+            try:
+                data = conn.recv(4096)
+            except (socket.timeout, TimeoutError):
+                continue
+            if not data:
+                break
+            buf += data
+        self.seen += buf
+        return buf
+
+    def _header(self):
+        return ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                "xmlns:stream='http://etherx.jabber.org/streams' "
+                "xmlns:db='jabber:server:dialback' from='%s' id='fake1' "
+                "version='1.0'>" % self.domain).encode()
+
+    def _serve(self, conn):
+        import ssl as ssl_mod
+        deadline = time.monotonic() + 10
+        conn.settimeout(0.2)
+        self._read_until(conn, b">", deadline)
+        conn.sendall(self._header() + b"<stream:features><starttls xmlns="
+                     b"'urn:ietf:params:xml:ns:xmpp-tls'><required/>"
+                     b"</starttls></stream:features>")
+        self._read_until(conn, b"starttls", deadline)
+        conn.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        if self.mode == "garbage-tls":
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+            self._read_until(conn, b"\0never", deadline)
+            return
+        ctx = ssl_mod.SSLContext(ssl_mod.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        conn.settimeout(5)
+        tls = ctx.wrap_socket(conn, server_side=True)
+        tls.settimeout(0.2)
+        self._read_until(tls, b">", deadline)
+        tls.sendall(self._header() + b"<stream:features><dialback xmlns="
+                    b"'urn:xmpp:features:dialback'/></stream:features>")
+        self._read_until(tls, b"</result>", deadline)
+        tls.sendall(b"<db:result from='%s' to='a.test' type='invalid'/>"
+                    % self.domain.encode())
+        self._read_until(tls, b"\0never", deadline)
+
+    def _run(self):
+        deadline = time.monotonic() + 60
+        while not self.stopping and time.monotonic() < deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:
+                return
+            try:
+                self._serve(conn)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+
+@pytest.mark.parametrize("mode,logged", [
+    ("garbage-tls", r"s2s a\.test -> b\.test: TLS handshake failed"),
+    ("refuse-key", r"s2s a\.test -> b\.test: dialback invalid: the peer "
+                   r"refused our key"),
+])
+def test_setup_failures_bounced_and_logged(tmp_path, binaries, request,
+                                           mode, logged):
+    cert, key = make_domain_cert(str(tmp_path), A)
+    d = tmp_path / A
+    d.mkdir()
+    a = DomainServer(d, A, cert, key, users=users_of(A))
+    bcert, bkey = make_domain_cert(str(tmp_path), B)
+    peer = FakePeer(mode, bcert, bkey)
+    request.addfinalizer(peer.stop)
+    a.route(B, peer.port)
+    request.node._tern_servers = [a]
+    a.start()
+
+    async def go():
+        async with DomainClients(a) as cs:
+            alice = await login(cs, a, ALICE + "/pc")
+            t0 = time.monotonic()
+            alice.send_message(mto=BOB, mbody="x", mtype="chat")
+            try:
+                e = await alice.next_error(timeout=8)
+            except AssertionError:
+                raise AssertionError("no bounce; the peer read %r"
+                                     % peer.seen)
+            assert e["error"]["condition"] == "remote-server-not-found"
+            assert time.monotonic() - t0 < 8
+    try:
+        run(go())
+        assert a.wait_log(logged, timeout=1), a.log_tail()
+        if mode == "garbage-tls":
+            assert a.wait_log(r"b\.test: TLS error during handshake",
+                              timeout=1), a.log_tail()
+    finally:
+        problems = a.stop()
         assert not problems, problems
