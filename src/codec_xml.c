@@ -41,6 +41,7 @@
  */
 #define NS_SEP		'\xff'
 #define FEED_SLICE	4096	/* bytes per XML_Parse call */
+#define NS_DIALBACK	"jabber:server:dialback"
 
 /* What the namespace declarations on the stream header said. */
 enum hdr_ns {
@@ -799,7 +800,9 @@ put_attrs(const struct stanza *st, struct evbuffer *out)
 /*
  * dflt is the default namespace in scope.  Elements in the streams
  * namespace use the stream: prefix that the stream header declares and
- * leave the default namespace as it was.
+ * leave the default namespace as it was.  Server Dialback elements are
+ * written as db:, declared on the element itself: XEP-0220 spells them
+ * so and some servers match the prefix, not the namespace.
  */
 static void
 put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
@@ -812,7 +815,11 @@ put_element(const struct stanza *st, struct evbuffer *out, const char *dflt)
 		pfx = "stream:";
 	else if (st->ns != NULL && strcmp(st->ns, STANZA_NS_XML) == 0)
 		pfx = "xml:";	/* predeclared; it may not be a default ns */
+	else if (st->ns != NULL && strcmp(st->ns, NS_DIALBACK) == 0)
+		pfx = "db:";
 	evbuffer_add_printf(out, "<%s%s", pfx, st->name);
+	if (pfx[0] == 'd')
+		put_attr(out, "xmlns", "db", NS_DIALBACK);
 	if (pfx[0] == '\0' && !ns_same(st->ns, dflt)) {
 		put_attr(out, NULL, "xmlns", st->ns != NULL ? st->ns : "");
 		dflt = st->ns;

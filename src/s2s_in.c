@@ -334,7 +334,7 @@ s2s_in_verified(uint64_t in, const char *remote, const char *local,
 	else {
 		/* XEP-0220 2.4: the authoritative server was unreachable. */
 		stanza_set_attr(r, "type", "error");
-		e = stanza_add_child(r, NS_DB, "error");
+		e = stanza_add_child(r, STANZA_NS_SERVER, "error");
 		stanza_set_attr(e, "type", "cancel");
 		stanza_add_child(e, STANZA_NS_STANZAS,
 		    "remote-connection-failed");

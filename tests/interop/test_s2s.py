@@ -338,6 +338,22 @@ def test_dialback_bad_key_and_authoritative(tern_pair):
     assert b.wait_log(r"not ours \(someone claims to be b\.test\)")
     assert a.wait_log(r"s2s b\.test -> a\.test: dialback failed")
 
+    # A domain whose authoritative server cannot be reached: an error
+    # result (XEP-0220 2.4), and the stream stays usable.
+    r, f = raw_s2s(a, A, "gone.invalid")
+    r.send("<db:result from='gone.invalid' to='%s'>%s</db:result>"
+           % (A, "22" * 32))
+    el = r.expect(q(NS_DB, "result"))
+    assert el.get("type") == "error"
+    err = el.find("{jabber:server}error")
+    assert err is not None and err.find(
+        "{urn:ietf:params:xml:ns:xmpp-stanzas}remote-connection-failed") \
+        is not None, ET.tostring(el)
+    assert b"<db:result xmlns:db='jabber:server:dialback'" in r.received
+    r.send("<db:verify from='%s' to='%s' id='x'>00</db:verify>" % (B, A))
+    assert r.expect(q(NS_DB, "verify")).get("type") == "invalid"
+    r.close()
+
     # As authoritative server, a.test denies a key it did not make.
     r, f = raw_s2s(a, A, B)
     r.send("<db:verify from='%s' to='%s' id='abc'>%s</db:verify>"
@@ -504,7 +520,7 @@ class FakePeer:
         self._read_until(tls, b">", deadline)
         tls.sendall(self._header() + b"<stream:features><dialback xmlns="
                     b"'urn:xmpp:features:dialback'/></stream:features>")
-        self._read_until(tls, b"</result>", deadline)
+        self._read_until(tls, b"</db:result>", deadline)
         tls.sendall(b"<db:result from='%s' to='a.test' type='invalid'/>"
                     % self.domain.encode())
         self._read_until(tls, b"\0never", deadline)
