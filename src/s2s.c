@@ -56,6 +56,7 @@ static X509_STORE		*store;
 
 static void	conn_cb(struct conn *, int, void *);
 static X509_STORE *trust_store(void);
+static int	 strict_ca = 1;	/* a bad s2s_ca_file stops the start */
 static void	on_open(void *, const struct stanza *);
 static void	on_stanza(void *, struct stanza *);
 static void	on_close(void *);
@@ -584,8 +585,14 @@ trust_store(void)
 	if (X509_STORE_set_default_paths(store) != 1)
 		log_warnx("s2s: cannot load the system CA store: %s",
 		    tls_error());
-	if (ca != NULL && X509_STORE_load_file(store, ca) != 1)
-		fatalx("s2s: cannot load s2s_ca_file %s: %s", ca, tls_error());
+	if (ca != NULL && X509_STORE_load_file(store, ca) != 1) {
+		if (strict_ca)
+			fatalx("s2s: cannot load s2s_ca_file %s: %s", ca,
+			    tls_error());
+		log_warnx("s2s: cannot load s2s_ca_file %s: %s; only the "
+		    "system CA store is trusted until it is fixed", ca,
+		    tls_error());
+	}
 	return store;
 }
 
@@ -632,6 +639,15 @@ s2s_server_ssl(SSL *ssl)
 
 	SSL_set_verify(ssl, SSL_VERIFY_PEER, accept_any);
 	SSL_set_session_id_context(ssl, sid, sizeof(sid) - 1);
+}
+
+void
+s2s_reload(void)
+{
+	/* New streams use the new certificates and CA file. */
+	s2s_tls_free();
+	strict_ca = 0;
+	trust_store();
 }
 
 void

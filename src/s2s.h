@@ -16,6 +16,11 @@ struct stanza;
 /* Creates the dialback secret and the resolver; after loop_init(). */
 void	s2s_init(void);
 void	s2s_free(void);
+/*
+ * SIGHUP: streams opened from now on use the hosts' current certificates
+ * and s2s_ca_file (a bad one is logged; the system store still counts).
+ */
+void	s2s_reload(void);
 /* A socket accepted on an s2s listener (direct: XEP-0368 TLS). */
 void	s2s_accept(int fd, const struct sockaddr *, socklen_t, int direct);
 /*

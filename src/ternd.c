@@ -126,6 +126,7 @@ sig_hup(int sig, short ev, void *arg)
 	tls_load(n, 0, err, sizeof(err));
 	reload_warnings(conf, n);
 	loop_set_conf(n);
+	s2s_reload();
 	sasl_set_iterations(n->scram_iterations);
 	if (conf != boot_conf)
 		conf_free(conf);

@@ -14,7 +14,7 @@ PW = {}
 
 
 def start_pair(tmp_path, request, kind, a_dom, b_dom, a_cert, b_cert,
-               ca=None, trust_a=True):
+               ca=None, trust_a=True, a_extra=""):
     """a (ternd for a_dom) and b (kind, for b_dom), with users alice
     and bob, started."""
     users = {"alice@" + a_dom: "alice-pw", "bob@" + b_dom: "bob-pw"}
@@ -22,6 +22,7 @@ def start_pair(tmp_path, request, kind, a_dom, b_dom, a_cert, b_cert,
     d = tmp_path / "a"
     d.mkdir()
     extra = 's2s_ca_file "%s";' % ca.cert if ca and trust_a else ""
+    extra += a_extra
     a = DomainServer(d, a_dom, a_cert[0], a_cert[1], extra_conf=extra,
                      users={k: v for k, v in users.items()
                             if k.endswith("@" + a_dom)})
@@ -121,3 +122,26 @@ def test_bad_certificates_fall_back_to_dialback(tmp_path, binaries,
                       r"authenticating with dialback", timeout=2)
     assert b.wait_log(r"b\.test -> a\.test: outgoing stream "
                       r"authenticated \(dialback\)", timeout=2)
+
+
+def test_ca_file_reloaded_on_sighup(tmp_path, binaries, request):
+    """a.test starts without s2s_ca_file (dialback to b.test); after a
+    reload with it, its next stream to b.test uses SASL EXTERNAL."""
+    ca = CA(str(tmp_path))
+    a_cert = ca.issue("a.test", "DNS:a.test")
+    b_cert = ca.issue("b.test", "DNS:b.test")
+    a, b = start_pair(tmp_path, request, "tern", "a.test", "b.test",
+                      a_cert, b_cert, ca, trust_a=False,
+                      a_extra="s2s_idle_timeout 1s;")
+    exchange(a, b)
+    assert a.wait_log(r"a\.test -> b\.test: outgoing stream "
+                      r"authenticated \(dialback\)", timeout=2)
+    assert a.wait_log(r"s2s b\.test: idle for 1s, closing", timeout=5)
+    a.extra_conf = 's2s_ca_file "%s"; s2s_idle_timeout 1s;' % ca.cert
+    a.write_conf()
+    a.signal(1)
+    assert a.wait_log(r"reloaded", timeout=5)
+    exchange(a, b)
+    assert a.wait_log(r"a\.test -> b\.test: outgoing stream "
+                      r"authenticated \(SASL EXTERNAL\)", timeout=2), \
+        a.log_tail()
