@@ -368,6 +368,8 @@ timer_cb(int fd, short ev, void *arg)
 {
 	struct s2s	*s = arg;
 
+	if (s->state >= SS_CLOSING)
+		return;		/* closing already */
 	if (s->state == SS_READY || (s->dir == S2S_IN && s->auth != NULL))
 		s2s_idle_check(s);
 	else if (s->dir == S2S_IN)

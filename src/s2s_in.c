@@ -113,10 +113,9 @@ s2s_in_open(struct s2s *s, const struct stanza *hdr)
 	s->header_sent = 0;
 	if (to == NULL && s->tls && tls_sni(s->conn->ssl) != NULL)
 		to = tls_sni(s->conn->ssl);
-	if (to == NULL || (dom = jid_prep_domain(to)) == NULL ||
-	    conf_host_find(loop_conf(), dom) == NULL) {
-		if (to != NULL)
-			free(jid_prep_domain(to));
+	dom = to != NULL ? jid_prep_domain(to) : NULL;
+	if (dom == NULL || conf_host_find(loop_conf(), dom) == NULL) {
+		free(dom);
 		s2s_error(s, "host-unknown", "This server does not serve "
 		    "that domain");
 		return;

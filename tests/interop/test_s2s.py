@@ -581,3 +581,14 @@ def test_setup_failures_bounced_and_logged(tmp_path, binaries, request,
     finally:
         problems = a.stop()
         assert not problems, problems
+
+
+def test_incoming_for_unknown_domain(tern_pair):
+    a, b = tern_pair
+    r = RawStream(a.s2s_port)
+    r.HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                "xmlns:stream='http://etherx.jabber.org/streams' "
+                "to='%s' from='b.test' version='1.0'>")
+    r.send(r.HEADER % "not-served.test")
+    assert r.stream_error() == ["host-unknown"]
+    r.close()
