@@ -4,6 +4,7 @@
  * jabber:server, and the SRV response parser and ordering (DNS answers
  * are peer-controlled input).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -153,18 +154,26 @@ Test(s2s, srv_parse_hostile)
 	cr_assert_eq(n, 0);
 }
 
+static void
+srv_set(struct s2s_srv *v, const char *host, unsigned prio, unsigned weight)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->host, sizeof(v->host), "%s", host);
+	v->prio = prio;
+	v->weight = weight;
+}
+
 Test(s2s, srv_order)
 {
 	struct s2s_srv	v[5];
 	int		first_b = 0, i, k;
 
 	for (k = 0; k < 400; k++) {
-		memset(v, 0, sizeof(v));
-		strcpy(v[0].host, "low");	v[0].prio = 20;
-		strcpy(v[1].host, "a");		v[1].prio = 10; v[1].weight = 1;
-		strcpy(v[2].host, "b");		v[2].prio = 10; v[2].weight = 9;
-		strcpy(v[3].host, "zero");	v[3].prio = 10; v[3].weight = 0;
-		strcpy(v[4].host, "top");	v[4].prio = 0;
+		srv_set(&v[0], "low", 20, 0);
+		srv_set(&v[1], "a", 10, 1);
+		srv_set(&v[2], "b", 10, 9);
+		srv_set(&v[3], "zero", 10, 0);
+		srv_set(&v[4], "top", 0, 0);
 		s2s_dns_order(v, 5);
 		cr_assert_str_eq(v[0].host, "top");
 		cr_assert_str_eq(v[4].host, "low");
