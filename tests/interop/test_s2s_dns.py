@@ -134,3 +134,26 @@ def test_unknown_domain(dns_pair):
     assert a.wait_log(r"s2s a\.test -> nowhere\.test: DNS: no address "
                       r"record for nowhere\.test:5269", timeout=1), \
         a.log_tail()
+
+
+def test_next_address_of_a_target(dns_pair):
+    """One SRV target with A and AAAA records (both are asked for); the
+    first address refuses, so the next one is tried."""
+    a, b, dns = dns_pair(lambda b: {
+        ("_xmpp-server._tcp.b.test", "SRV"): [
+            (0, 0, b.s2s_port, "multi.b.test")],
+        ("multi.b.test", "A"): ["127.0.0.2", "127.0.0.1"],
+        ("multi.b.test", "AAAA"): ["::1"],
+        ("b.test", "A"): ["127.0.0.1"],
+    })
+
+    async def go():
+        async with DomainClients(a) as cs:
+            await send(cs, a, b)
+    run(go())
+    assert ("multi.b.test", "AAAA") in dns.queries
+    log = a.log_text()
+    ok = log.find("connected to 127.0.0.1:%d" % b.s2s_port)
+    refused = log.find("TCP connection refused (127.0.0.2:%d)"
+                       % b.s2s_port)
+    assert 0 <= refused < ok, a.log_tail()
