@@ -49,26 +49,41 @@ def make_peer(kind, tmp_path, **kw):
     return DomainServer(d, B, cert, key, users=users_of(B), **kw)
 
 
-@pytest.fixture(params=["tern", "prosody"])
-def servers(tmp_path, binaries, request):
+def start_servers(kind, tmp_path, request):
+    """a.test (ternd) and b.test (kind), routed to each other, started;
+    stopped at teardown, where a crash fails the test."""
     cert, key = make_domain_cert(str(tmp_path), A)
     d = tmp_path / A
     d.mkdir()
     a = DomainServer(d, A, cert, key, users=users_of(A))
-    b = make_peer(request.param, tmp_path)
+    b = make_peer(kind, tmp_path)
     a.route(B, b.s2s_port)
     b.route(A, a.s2s_port)
     made = [a, b]
-    request.node._tern_servers = [a] if request.param == "prosody" else made
+    request.node._tern_servers = [a] if kind == "prosody" else made
+
+    def stop():
+        problems = []
+        for srv in made:
+            for p in srv.stop():
+                problems.append("%s\n%s" % (p, srv.log_tail()))
+        if problems:
+            pytest.fail("\n\n".join(problems), pytrace=False)
+    request.addfinalizer(stop)
     for srv in made:
         srv.start()
-    yield a, b
-    problems = []
-    for srv in made:
-        for p in srv.stop():
-            problems.append("%s\n%s" % (p, srv.log_tail()))
-    if problems:
-        pytest.fail("\n\n".join(problems), pytrace=False)
+    return a, b
+
+
+@pytest.fixture(params=["tern", "prosody"])
+def servers(tmp_path, binaries, request):
+    return start_servers(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def tern_pair(tmp_path, binaries, request):
+    """For checks of tern's own s2s listener: the peer is a ternd."""
+    return start_servers("tern", tmp_path, request)
 
 
 def is_prosody(srv):
@@ -303,14 +318,6 @@ def raw_s2s(srv, to, frm):
     r.starttls()
     f = r.open(to)
     return r, f
-
-
-@pytest.fixture
-def tern_pair(servers):
-    a, b = servers
-    if is_prosody(b):
-        pytest.skip("checks of tern's own s2s listener")
-    return a, b
 
 
 def test_unauthenticated_domain_refused(tern_pair):
