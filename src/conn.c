@@ -162,6 +162,7 @@ conn_free(struct conn *c)
 		close(c->fd);
 	}
 	free(c->label);
+	free(c->tls_err);
 	free(c);
 }
 
@@ -300,6 +301,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		ERR_error_string_n(e, buf, sizeof(buf));
 		conn_log(c, LOG_LVL_INFO, "TLS error%s: %s",
 		    c->tls_ready ? "" : " during handshake", buf);
+		free(c->tls_err);
+		c->tls_err = xstrdup(buf);
 	} else if (what & BEV_EVENT_ERROR)
 		conn_log(c, LOG_LVL_DEBUG, "connection error: %s",
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

@@ -35,6 +35,7 @@ struct conn {
 	char			 addr[64];	/* "[::1]:4242" */
 	char			 ip[48];	/* "::1" */
 	char			*label;		/* JID once known, or NULL */
+	char			*tls_err;	/* why TLS failed, or NULL */
 	void			(*cb)(struct conn *, int, void *);
 	void			*arg;
 };

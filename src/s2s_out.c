@@ -147,9 +147,12 @@ s2s_out_closed(struct s2s *s)
 {
 	if (s->state != SS_READY && s->state != SS_DEAD &&
 	    (s->nq > 0 || s->nvq > 0 || s->state < SS_CLOSING)) {
+		if (s->why == NULL && !s->tls && s->state == SS_TLS)
+			xasprintf(&s->why, "TLS handshake failed%s%s",
+			    s->conn->tls_err != NULL ? ": " : "",
+			    s->conn->tls_err != NULL ? s->conn->tls_err : "");
 		out_fail(s, COND_NOT_FOUND, s->why != NULL ? s->why :
-		    s->tls || s->state != SS_TLS ? "connection closed during "
-		    "setup" : "TLS handshake failed");
+		    "connection closed during setup");
 	}
 	s2s_retire(s);
 }
