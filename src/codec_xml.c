@@ -51,6 +51,8 @@ enum tok_state {
 	TOK_OTHER,	/* in a comment, PI, CDATA or DOCTYPE */
 };
 
+#define NS_DIALBACK	"jabber:server:dialback"
+
 /* What the namespace declarations on the stream header said. */
 enum hdr_ns {
 	HDR_NS_NONE = 0,	/* not declared */
@@ -983,7 +985,9 @@ put_attrs(const struct stanza *st, struct obuf *out)
 /*
  * dflt is the default namespace in scope.  Elements in the streams
  * namespace use the stream: prefix that the stream header declares and
- * leave the default namespace as it was.
+ * leave the default namespace as it was.  Server Dialback elements are
+ * written as db:, declared on the element itself: XEP-0220 spells them
+ * so and some servers match the prefix, not the namespace.
  */
 static void
 put_element(const struct stanza *st, struct obuf *out, const char *dflt)
@@ -996,9 +1000,13 @@ put_element(const struct stanza *st, struct obuf *out, const char *dflt)
 		pfx = "stream:";
 	else if (st->ns != NULL && strcmp(st->ns, STANZA_NS_XML) == 0)
 		pfx = "xml:";	/* predeclared; it may not be a default ns */
+	else if (st->ns != NULL && strcmp(st->ns, NS_DIALBACK) == 0)
+		pfx = "db:";
 	ob_add(out, "<", 1);
 	ob_str(out, pfx);
 	ob_str(out, st->name);
+	if (pfx[0] == 'd')
+		put_attr(out, "xmlns", "db", NS_DIALBACK);
 	if (pfx[0] == '\0' && !ns_same(st->ns, dflt)) {
 		put_attr(out, NULL, "xmlns", st->ns != NULL ? st->ns : "");
 		dflt = st->ns;
@@ -1047,6 +1055,8 @@ static const struct {
 	{ NULL,			"to",		NULL },
 	{ NULL,			"id",		NULL },
 	{ NULL,			"version",	NULL },
+	/* s2s: XEP-0220 wants the dialback prefix on the header. */
+	{ NULL,			"xmlns:db",	NULL },
 	{ STANZA_NS_XML,	"lang",		"xml" },
 };
 

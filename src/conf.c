@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/util.h>
+
 #include "conf.h"
 #include "jid.h"
 #include "log.h"
@@ -820,6 +822,8 @@ static const struct {
 	{ "c2s_tls", LISTEN_C2S_TLS },
 	{ "c2s_bin", LISTEN_C2S_BIN },
 	{ "c2s_bin_tls", LISTEN_C2S_BIN_TLS },
+	{ "s2s", LISTEN_S2S },
+	{ "s2s_tls", LISTEN_S2S_TLS },
 };
 
 #define NLISTEN_KINDS	(sizeof(listen_kinds) / sizeof(listen_kinds[0]))
@@ -895,7 +899,9 @@ set_listen(struct conf_parse *p, const struct conf_directive *d, void *base,
 	memset(&l, 0, sizeof(l));
 	if ((l.kind = listen_kind(argv[1])) == -1)
 		return conf_error(p, "invalid value \"%s\" for \"listen\": "
-		    "expected c2s, c2s_tls, c2s_bin or c2s_bin_tls", argv[1]);
+		    "expected c2s, c2s_tls, c2s_bin, c2s_bin_tls, s2s or "
+		    "s2s_tls",
+		    argv[1]);
 	if ((why = parse_addr(argv[2], &l)) != NULL)
 		return conf_error(p, "invalid value \"%s\" for \"listen\": %s",
 		    argv[2], why);
@@ -904,6 +910,70 @@ set_listen(struct conf_parse *p, const struct conf_directive *d, void *base,
 	conf->listens = xreallocarray(conf->listens, conf->nlistens + 1,
 	    sizeof(*conf->listens));
 	conf->listens[conf->nlistens++] = l;
+	return 0;
+}
+
+/* s2s_route "domain" "host:port": federation without DNS. */
+static int
+set_s2s_route(struct conf_parse *p, const struct conf_directive *d,
+    void *base, int argc, char **argv)
+{
+	struct tern_conf	*conf = base;
+	struct conf_s2s_route	 r;
+	const char		*colon;
+	size_t			 i;
+
+	memset(&r, 0, sizeof(r));
+	if ((r.domain = jid_prep_domain(argv[1])) == NULL)
+		return invalid(p, d, argv[1], "a domain name");
+	for (i = 0; i < conf->s2s.nroutes; i++)
+		if (strcmp(conf->s2s.routes[i].domain, r.domain) == 0) {
+			free(r.domain);
+			return conf_error(p, "duplicate s2s_route for \"%s\" "
+			    "(first at line %d)", argv[1],
+			    conf->s2s.routes[i].line);
+		}
+	if (argv[2][0] == '[') {
+		colon = strchr(argv[2], ']');
+		if (colon == NULL || colon[1] != ':')
+			colon = NULL;
+		else {
+			r.host = xstrndup(argv[2] + 1, colon - argv[2] - 1);
+			colon++;
+		}
+	} else if ((colon = strrchr(argv[2], ':')) != NULL &&
+	    memchr(argv[2], ':', colon - argv[2]) == NULL && colon != argv[2])
+		r.host = xstrndup(argv[2], colon - argv[2]);
+	else
+		colon = NULL;
+	if (colon == NULL || (r.port = parse_port(colon + 1)) == -1) {
+		free(r.domain);
+		free(r.host);
+		return invalid(p, d, argv[2], "\"HOST:PORT\" or "
+		    "\"[IPV6]:PORT\" with a port from 1 to 65535");
+	}
+	r.line = conf_line(p);
+	conf->s2s.routes = xreallocarray(conf->s2s.routes,
+	    conf->s2s.nroutes + 1, sizeof(*conf->s2s.routes));
+	conf->s2s.routes[conf->s2s.nroutes++] = r;
+	return 0;
+}
+
+/* dns_nameserver "IP" or "IP:PORT" / "[IPV6]:PORT". */
+static int
+set_nameserver(struct conf_parse *p, const struct conf_directive *d,
+    void *base, int argc, char **argv)
+{
+	struct tern_conf	*conf = base;
+	struct sockaddr_storage	 ss;
+	int			 len = sizeof(ss);
+
+	if (evutil_parse_sockaddr_port(argv[1], (struct sockaddr *)&ss,
+	    &len) != 0)
+		return invalid(p, d, argv[1], "an IP address, optionally "
+		    "with a port (\"127.0.0.1:53\", \"[::1]:53\")");
+	free(conf->s2s.nameserver);
+	conf->s2s.nameserver = xstrdup(argv[1]);
 	return 0;
 }
 
@@ -1012,6 +1082,23 @@ static const struct conf_directive core_directives[] = {
 	{ .name = "store_map_size", .ctx = CONF_CTX_MAIN, .minargs = 1,
 	  .maxargs = 1, .type = CONF_SIZE, .offset = MAIN(store_map_size),
 	  .min = 1 * M, .max = 1024 * G, .defval = "1g" },
+	{ .name = "s2s_route", .ctx = CONF_CTX_MAIN, .minargs = 2,
+	  .maxargs = 2, .type = CONF_CUSTOM, .multi = 1,
+	  .set = set_s2s_route },
+	{ .name = "s2s_idle_timeout", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_TIME, .offset = MAIN(s2s.idle_timeout),
+	  .min = 1, .max = 86400, .defval = "10m" },
+	{ .name = "s2s_connect_timeout", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_TIME,
+	  .offset = MAIN(s2s.connect_timeout), .min = 1, .max = 600,
+	  .defval = "30s" },
+	{ .name = "s2s_queue_max", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_INT, .offset = MAIN(s2s.queue_max),
+	  .min = 1, .max = 100000, .defval = "256" },
+	{ .name = "dns_nameserver", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_CUSTOM, .set = set_nameserver },
+	{ .name = "s2s_ca_file", .ctx = CONF_CTX_MAIN, .minargs = 1,
+	  .maxargs = 1, .type = CONF_STR, .offset = MAIN(s2s.ca_file) },
 	{ .name = "host", .ctx = CONF_CTX_MAIN, .minargs = 1, .maxargs = 1,
 	  .type = CONF_BLOCK, .multi = 1, .set = set_host,
 	  .block_ctx = CONF_CTX_HOST },
@@ -1253,6 +1340,7 @@ resolve_paths(struct tern_conf *conf, const char *path)
 	}
 	resolve(&conf->data_dir, dir);
 	resolve(&conf->pid_file, dir);
+	resolve(&conf->s2s.ca_file, dir);
 	if (conf->log_dest != NULL && strcmp(conf->log_dest, "stderr") != 0 &&
 	    strcmp(conf->log_dest, "syslog") != 0)
 		resolve(&conf->log_dest, dir);
@@ -1301,6 +1389,13 @@ conf_free(struct tern_conf *conf)
 	}
 	for (i = 0; i < conf->nhosts; i++)
 		host_clear(&conf->hosts[i]);
+	for (i = 0; i < conf->s2s.nroutes; i++) {
+		free(conf->s2s.routes[i].domain);
+		free(conf->s2s.routes[i].host);
+	}
+	free(conf->s2s.routes);
+	free(conf->s2s.ca_file);
+	free(conf->s2s.nameserver);
 	free(conf->listens);
 	free(conf->hosts);
 	free(conf->file);
@@ -1310,6 +1405,17 @@ conf_free(struct tern_conf *conf)
 	free(conf->pid_file);
 	free(conf->log_dest);
 	free(conf);
+}
+
+const struct conf_s2s_route *
+conf_s2s_route_find(const struct tern_conf *conf, const char *domain)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->s2s.nroutes; i++)
+		if (strcmp(conf->s2s.routes[i].domain, domain) == 0)
+			return &conf->s2s.routes[i];
+	return NULL;
 }
 
 const struct conf_host *

@@ -32,6 +32,28 @@ enum conf_listen_kind {
 	LISTEN_C2S_TLS,		/* XEP-0368 direct TLS */
 	LISTEN_C2S_BIN,		/* STARTTLS; first byte picks XML or binary */
 	LISTEN_C2S_BIN_TLS,	/* direct TLS; the same after the handshake */
+	LISTEN_S2S,		/* server-to-server, STARTTLS */
+	LISTEN_S2S_TLS,		/* server-to-server, direct TLS */
+};
+
+/* s2s_route: a remote domain reached at a fixed host and port. */
+struct conf_s2s_route {
+	char		*domain;	/* prepared */
+	char		*host;		/* IP address or name */
+	int		 port;
+	int		 line;
+};
+
+/* Federation settings (s2s_* directives). */
+struct conf_s2s {
+	unsigned		 idle_timeout;	/* s2s_idle_timeout */
+	unsigned		 connect_timeout; /* s2s_connect_timeout */
+	unsigned		 queue_max;	/* s2s_queue_max */
+	char			*ca_file;	/* s2s_ca_file, or NULL */
+	int			 verify;	/* s2s_verify_certificates */
+	char			*nameserver;	/* dns_nameserver, or NULL */
+	struct conf_s2s_route	*routes;
+	size_t			 nroutes;
 };
 
 struct conf_listen {
@@ -78,6 +100,7 @@ struct tern_conf {
 	int			 resource_conflict;	/* enum conf_conflict */
 	unsigned		 scram_iterations;
 	size_t			 store_map_size;
+	struct conf_s2s		 s2s;
 };
 
 /* Directive contexts (bit mask). */
@@ -201,6 +224,10 @@ int	conf_distance(const char *, const char *);
 
 /* The core directive table ({NULL}-ended), for documentation checks. */
 const struct conf_directive *conf_core_directives(void);
+
+/* The s2s_route of a prepared domain, or NULL. */
+const struct conf_s2s_route *conf_s2s_route_find(const struct tern_conf *,
+			    const char *domain);
 
 /* Looks a host up by prepared domain; NULL if not served. */
 const struct conf_host	*conf_host_find(const struct tern_conf *,

@@ -100,7 +100,8 @@ tls_bev(struct conn *c, SSL *ssl)
 	struct bufferevent	*bev;
 
 	bev = bufferevent_openssl_socket_new(loop_base(), c->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    c->client ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		fatalx("conn: bufferevent_openssl_socket_new");
 	/* We close cleanly ourselves; do not wait for a close_notify. */
@@ -108,15 +109,16 @@ tls_bev(struct conn *c, SSL *ssl)
 	return bev;
 }
 
-struct conn *
-conn_new(int fd, const struct sockaddr *sa, socklen_t salen, SSL *ssl,
-    void (*cb)(struct conn *, int, void *), void *arg)
+static struct conn *
+conn_make(int fd, const struct sockaddr *sa, socklen_t salen, SSL *ssl,
+    int client, void (*cb)(struct conn *, int, void *), void *arg)
 {
 	struct conn	*c;
 	int		 one = 1;
 
 	c = xcalloc(1, sizeof(*c));
 	c->id = next_id++;
+	c->client = client;
 	c->fd = fd;
 	c->cb = cb;
 	c->arg = arg;
@@ -133,6 +135,20 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t salen, SSL *ssl,
 	return c;
 }
 
+struct conn *
+conn_new(int fd, const struct sockaddr *sa, socklen_t salen, SSL *ssl,
+    void (*cb)(struct conn *, int, void *), void *arg)
+{
+	return conn_make(fd, sa, salen, ssl, 0, cb, arg);
+}
+
+struct conn *
+conn_new_client(int fd, const struct sockaddr *sa, socklen_t salen,
+    SSL *ssl, void (*cb)(struct conn *, int, void *), void *arg)
+{
+	return conn_make(fd, sa, salen, ssl, 1, cb, arg);
+}
+
 void
 conn_free(struct conn *c)
 {
@@ -146,6 +162,7 @@ conn_free(struct conn *c)
 		close(c->fd);
 	}
 	free(c->label);
+	free(c->tls_err);
 	free(c);
 }
 
@@ -284,6 +301,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		ERR_error_string_n(e, buf, sizeof(buf));
 		conn_log(c, LOG_LVL_INFO, "TLS error%s: %s",
 		    c->tls_ready ? "" : " during handshake", buf);
+		free(c->tls_err);
+		c->tls_err = xstrdup(buf);
 	} else if (what & BEV_EVENT_ERROR)
 		conn_log(c, LOG_LVL_DEBUG, "connection error: %s",
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

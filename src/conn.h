@@ -31,9 +31,11 @@ struct conn {
 	int			 closing;
 	int			 dead;		/* CONN_EV_CLOSED was sent */
 	int			 starttls;	/* waiting to flush <proceed/> */
+	int			 client;	/* we connected: TLS client side */
 	char			 addr[64];	/* "[::1]:4242" */
 	char			 ip[48];	/* "::1" */
 	char			*label;		/* JID once known, or NULL */
+	char			*tls_err;	/* why TLS failed, or NULL */
 	void			(*cb)(struct conn *, int, void *);
 	void			*arg;
 };
@@ -44,6 +46,10 @@ struct conn {
  */
 struct conn	*conn_new(int fd, const struct sockaddr *, socklen_t, SSL *ssl,
 		    void (*cb)(struct conn *, int, void *), void *arg);
+/* The same for a socket we connected (TLS client side). */
+struct conn	*conn_new_client(int fd, const struct sockaddr *, socklen_t,
+		    SSL *ssl, void (*cb)(struct conn *, int, void *),
+		    void *arg);
 /* Closes the socket and frees; only from the reaper or at shutdown. */
 void		 conn_free(struct conn *);
 

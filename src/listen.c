@@ -18,6 +18,7 @@
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "s2s.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -35,7 +36,9 @@ static struct listener	*ls;
 static size_t		 nls;
 
 static const char *const kind_names[] = {
-	"c2s", "c2s_tls", "c2s_bin", "c2s_bin_tls"
+	[LISTEN_C2S] = "c2s", [LISTEN_C2S_TLS] = "c2s_tls",
+	[LISTEN_C2S_BIN] = "c2s_bin", [LISTEN_C2S_BIN_TLS] = "c2s_bin_tls",
+	[LISTEN_S2S] = "s2s", [LISTEN_S2S_TLS] = "s2s_tls",
 };
 
 static void
@@ -44,10 +47,14 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	stream_accept(fd, sa, (socklen_t)salen,
-	    (l->kind == LISTEN_C2S_TLS || l->kind == LISTEN_C2S_BIN_TLS ?
-	    STREAM_DIRECT_TLS : 0) | (l->kind == LISTEN_C2S_BIN ||
-	    l->kind == LISTEN_C2S_BIN_TLS ? STREAM_SNIFF : 0));
+	if (l->kind == LISTEN_S2S || l->kind == LISTEN_S2S_TLS)
+		s2s_accept(fd, sa, (socklen_t)salen, l->kind == LISTEN_S2S_TLS);
+	else
+		stream_accept(fd, sa, (socklen_t)salen,
+		    (l->kind == LISTEN_C2S_TLS ||
+		    l->kind == LISTEN_C2S_BIN_TLS ? STREAM_DIRECT_TLS : 0) |
+		    (l->kind == LISTEN_C2S_BIN ||
+		    l->kind == LISTEN_C2S_BIN_TLS ? STREAM_SNIFF : 0));
 }
 
 static void

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "module.h"
 #include "router.h"
+#include "s2s.h"
 #include "session.h"
 #include "stanza.h"
 #include "stream.h"
@@ -422,8 +423,7 @@ route(struct stanza *st, struct session *origin)
 	if (conf_host_find(loop_conf(), j->domain) != NULL)
 		deliver_local(st, j, origin);
 	else
-		/* Federation is not there yet. */
-		bounce(st, "cancel", "remote-server-not-found", NULL);
+		s2s_route(st, j);
 	jid_free(j);
 }
 

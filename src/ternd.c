@@ -27,6 +27,7 @@
 #include "privdrop.h"
 #include "sasl.h"
 #include "store.h"
+#include "s2s.h"
 #include "stream.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -58,7 +59,8 @@ shutdown_poll(int fd, short ev, void *arg)
 	struct timeval	now, tick = { 0, 50000 };
 
 	gettimeofday(&now, NULL);
-	if (stream_count() == 0 || timercmp(&now, &shutdown_deadline, >)) {
+	if (stream_count() + s2s_count() == 0 ||
+	    timercmp(&now, &shutdown_deadline, >)) {
 		if (stream_count() > 0)
 			log_warnx("%zu streams did not close in time",
 			    stream_count());
@@ -79,6 +81,7 @@ sig_term(int sig, short ev, void *arg)
 	    stream_count());
 	listen_pause(1);
 	stream_shutdown_all();
+	s2s_shutdown_all();
 	gettimeofday(&now, NULL);
 	timeradd(&now, &wait, &shutdown_deadline);
 	shutdown_ev = evtimer_new(loop_base(), shutdown_poll, NULL);
@@ -123,6 +126,7 @@ sig_hup(int sig, short ev, void *arg)
 	tls_load(n, 0, err, sizeof(err));
 	reload_warnings(conf, n);
 	loop_set_conf(n);
+	s2s_reload();
 	sasl_set_iterations(n->scram_iterations);
 	if (conf != boot_conf)
 		conf_free(conf);
@@ -239,6 +243,7 @@ run(int foreground)
 	if (sasl_init() == -1)
 		fatalx("SASL initialisation failed");
 	sasl_set_iterations(conf->scram_iterations);
+	s2s_init();
 	if (module_start(conf, err, sizeof(err)) == -1)
 		fatalx("%s: %s", conf_path, err);
 	boot_conf = conf;
@@ -263,6 +268,7 @@ run(int foreground)
 	loop_reap();
 	authlimit_free();
 	module_stop();
+	s2s_free();
 	loop_free();
 	if (conf->pid_file != NULL)
 		unlink(conf->pid_file);

@@ -1120,6 +1120,35 @@ Test(codec_xml, serialize_namespaces)
 	stanza_unref(m);
 }
 
+/* XEP-0220 elements carry the db: prefix, declared where they stand. */
+Test(codec_xml, serialize_dialback_prefix)
+{
+	struct stanza	*st, *e, *back;
+	char		*s;
+
+	st = stanza_new("jabber:server:dialback", "result");
+	stanza_set_attr(st, "from", "a.test");
+	stanza_set_attr(st, "type", "error");
+	e = stanza_add_child(st, NULL, "error");
+	stanza_add_child(e, STANZA_NS_STANZAS, "remote-connection-failed");
+	stanza_add_text(st, "k", 1);
+	s = ser(st, "jabber:server");
+	cr_assert_str_eq(s, "<db:result xmlns:db='jabber:server:dialback' "
+	    "from='a.test' type='error'><db:error "
+	    "xmlns:db='jabber:server:dialback'><remote-connection-failed "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></db:error>k"
+	    "</db:result>");
+	back = codec_xml_parse_one(s, strlen(s));
+	cr_assert_not_null(back);
+	cr_assert_str_eq(back->ns, "jabber:server:dialback");
+	cr_assert_str_eq(back->name, "result");
+	cr_assert_not_null(stanza_child(back, "jabber:server:dialback",
+	    "error"));
+	stanza_unref(back);
+	free(s);
+	stanza_unref(st);
+}
+
 Test(codec_xml, serialize_stream_prefix)
 {
 	struct stanza	*st, *c;

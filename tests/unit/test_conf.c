@@ -652,9 +652,9 @@ Test(conf, binary_mode_and_listeners)
 
 Test(conf, listen_errors)
 {
-	fails("listen s2s \"*:5269\";\n", 1,
-	    "invalid value \"s2s\" for \"listen\": expected c2s, c2s_tls, "
-	    "c2s_bin or c2s_bin_tls");
+	fails("listen s3s \"*:5269\";\n", 1,
+	    "invalid value \"s3s\" for \"listen\": expected c2s, c2s_tls, "
+	    "c2s_bin, c2s_bin_tls, s2s or s2s_tls");
 	fails("listen c2s \"*:0\";\n", 1,
 	    "invalid value \"*:0\" for \"listen\": the port must be a "
 	    "number from 1 to 65535");
@@ -800,4 +800,52 @@ Test(conf, every_directive_is_documented)
 		}
 	}
 	free(man);
+}
+
+Test(conf, s2s_directives)
+{
+	struct tern_conf		*c;
+	const struct conf_s2s_route	*r;
+
+	c = load("s2s_route \"B.test\" \"127.0.0.1:5270\";\n"
+	    "s2s_route \"c.test\" \"[::1]:7\";\n"
+	    "s2s_route \"d.test\" \"xmpp.d.test:5269\";\n"
+	    "listen s2s \"127.0.0.1:5269\";\n"
+	    "listen s2s_tls \"127.0.0.1:5270\";\n" TAIL);
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_eq(c->listens[0].kind, LISTEN_S2S);
+	cr_assert_eq(c->listens[1].kind, LISTEN_S2S_TLS);
+	cr_assert_not_null(r = conf_s2s_route_find(c, "b.test"));
+	cr_assert_str_eq(r->host, "127.0.0.1");
+	cr_assert_eq(r->port, 5270);
+	cr_assert_not_null(r = conf_s2s_route_find(c, "c.test"));
+	cr_assert_str_eq(r->host, "::1");
+	cr_assert_eq(r->port, 7);
+	cr_assert_str_eq(conf_s2s_route_find(c, "d.test")->host,
+	    "xmpp.d.test");
+	cr_assert_null(conf_s2s_route_find(c, "e.test"));
+	cr_assert_eq(c->s2s.idle_timeout, 600);
+	cr_assert_eq(c->s2s.connect_timeout, 30);
+	cr_assert_eq(c->s2s.queue_max, 256);
+	conf_free(c);
+
+	fails("s2s_route \"b.test\" \"1.2.3.4:1\";\n"
+	    "s2s_route \"B.TEST\" \"1.2.3.4:2\";\n", 2,
+	    "duplicate s2s_route for \"B.TEST\" (first at line 1)");
+	fails("s2s_route \"b.test\" \"1.2.3.4\";\n", 1,
+	    "invalid value \"1.2.3.4\" for \"s2s_route\"");
+	fails("s2s_route \"b.test\" \"::1:5269\";\n", 1,
+	    "for \"s2s_route\"");
+	fails("s2s_route \"b.test\" \"h:0\";\n", 1, "from 1 to 65535");
+	fails("s2s_route \"b@test\" \"h:1\";\n", 1, "a domain name");
+	fails("s2s_idle_timeout 0s;\n", 1, "s2s_idle_timeout");
+	fails("dns_nameserver \"resolver.example\";\n", 1,
+	    "invalid value \"resolver.example\" for \"dns_nameserver\"");
+	c = load("dns_nameserver \"127.0.0.1:5300\";\n"
+	    "s2s_ca_file \"/etc/ssl/ca.pem\";\n" TAIL);
+	cr_assert_not_null(c, "%s", errbuf);
+	cr_assert_str_eq(c->s2s.nameserver, "127.0.0.1:5300");
+	cr_assert_str_eq(c->s2s.ca_file, "/etc/ssl/ca.pem");
+	conf_free(c);
+	fails("s2s_queue_max 0;\n", 1, "s2s_queue_max");
 }
