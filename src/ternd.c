@@ -223,6 +223,18 @@ run(int foreground)
 	loop_init();
 	loop_set_conf(conf);
 	/*
+	 * Signals first: once the ports listen, a client (or a test) may
+	 * take the server for started and stop it; libevent then handles
+	 * the signal when the loop starts.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	ev_term = evsignal_new(loop_base(), SIGTERM, sig_term, NULL);
+	ev_int = evsignal_new(loop_base(), SIGINT, sig_term, NULL);
+	ev_hup = evsignal_new(loop_base(), SIGHUP, sig_hup, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	/*
 	 * Ports below 1024 need root: bind them, write the pid file, then
 	 * drop to `user` before anything else is opened, so that the data
 	 * directory is created and used by the unprivileged user only.
@@ -249,13 +261,6 @@ run(int foreground)
 	boot_conf = conf;
 	if (!foreground)
 		quiet_stdio();
-	signal(SIGPIPE, SIG_IGN);
-	ev_term = evsignal_new(loop_base(), SIGTERM, sig_term, NULL);
-	ev_int = evsignal_new(loop_base(), SIGINT, sig_term, NULL);
-	ev_hup = evsignal_new(loop_base(), SIGHUP, sig_hup, NULL);
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_int, NULL);
-	evsignal_add(ev_hup, NULL);
 	log_info("tern %s started: %zu hosts", PACKAGE_VERSION, conf->nhosts);
 	event_base_dispatch(loop_base());
 	log_info("stopped");
