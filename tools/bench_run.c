@@ -392,15 +392,29 @@ messages_go(void)
 
 /* --- callbacks from bench_conn.c -------------------------------------- */
 
+/*
+ * Bound: initial presence, then a ping whose answer says the server has
+ * handled the presence too (stanzas are processed in order).
+ */
 void
 run_ready(struct conn *c)
 {
 	SEND_LIT(c, "<presence/>");
-	if (opt.sc == SC_LOGIN) {
-		send_ping(c, "ping");
-		c->deadline = now_ns() + CHECK_TIMEOUT * NS_PER_S;
+	send_ping(c, opt.sc == SC_LOGIN ? "ping" : "up");
+	c->deadline = now_ns() + CHECK_TIMEOUT * NS_PER_S;
+}
+
+/* The session answered its first ping: it counts as up. */
+static void
+session_up(struct conn *c)
+{
+	if (strcmp(c->el.type, "result") != 0) {
+		snprintf(c->reason, sizeof(c->reason), "ping:%s",
+		    c->el.cond[0] ? c->el.cond : "unknown");
+		conn_fail(c, c->reason);
 		return;
 	}
+	c->deadline = 0;
 	c->up = 1;
 	n_up++;
 	inflight--;
@@ -439,6 +453,11 @@ run_stanza(struct conn *c)
 {
 	struct elem	*e = &c->el;
 
+	if (!c->up && opt.sc != SC_LOGIN && e->kind == EL_IQ &&
+	    strcmp(e->id, "up") == 0) {
+		session_up(c);
+		return;
+	}
 	switch (opt.sc) {
 	case SC_LOGIN:
 		if (e->kind != EL_IQ || strcmp(e->id, "ping") != 0)

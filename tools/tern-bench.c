@@ -69,9 +69,9 @@ static double		 duration_set = -1, deadline_set = -1;
 static unsigned long long lat_max_ns;
 
 static void __attribute__((noreturn))
-usage_text(void)
+usage_text(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 	    "usage: tern-bench [--host ADDR] [--port N] [--domain D] "
 	    "[--label NAME]\n"
 	    "\t[--tls none|starttls|direct] "
@@ -86,7 +86,7 @@ usage_text(void)
 	    "[--scram-cache FILE]\n"
 	    "\t[--allow-remote] [--json]\n"
 	    "\tregister | login | idle | messages | presence\n");
-	exit(1);
+	exit(status);
 }
 
 /* A bad option: says which and why, then the usage; exit status 1. */
@@ -99,8 +99,9 @@ usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
-	usage_text();
+	fprintf(stderr, "\n(tern-bench --help for the options, tern-bench(1) "
+	    "for their meaning)\n");
+	exit(1);
 }
 
 static int
@@ -262,8 +263,10 @@ set_option(int ch, const char *a)
 		if (strcmp(a, "xml") != 0)
 			usage("--wire: only xml is supported, not \"%s\"", a);
 		break;
+	case O_HELP:
+		usage_text(0);
 	default:
-		usage_text();
+		usage_text(1);
 	}
 }
 
@@ -801,8 +804,9 @@ sum(struct totals *t, const struct result *r)
 		el = (double)w->elapsed_ns / 1e9;
 		if (el > t->elapsed)
 			t->elapsed = el;
+		/* too short a run says nothing about the client's load */
 		load = opt.sc == SC_IDLE ? (double)w->cpu_us / 1e6 /
-		    (r->t_end - r->t0) : el > 0 ? (double)w->run_cpu_us /
+		    (r->t_end - r->t0) : el >= 0.5 ? (double)w->run_cpu_us /
 		    1e6 / el : 0;
 		if (load > t->max_load)
 			t->max_load = load;
