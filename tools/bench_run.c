@@ -3,8 +3,8 @@
  * the accounts (account i when i % processes == worker; for messages,
  * pair p when p % processes == worker), runs the scenario on them and
  * reports to the parent over a pipe:
- *	ready			setup done (sessions up), waiting for 'g'
- *	progress OK FAILED N	every second
+ *	ready UP FAILED		setup done, waiting for 'g'
+ *	progress OK FAILED UP N	every second
  *	stat NAME VALUE / err REASON COUNT / hist INDEX COUNT / end
  * The parent writes 'g' to start the measured phase (for idle: to end
  * the hold and check every session).  Every phase is bounded by the
@@ -138,7 +138,7 @@ report_ready(void)
 		return;
 	reported_ready = 1;
 	phase = PH_READY;
-	fprintf(out, "ready\n");
+	fprintf(out, "ready %ld %ld\n", n_up, n_failed);
 	fflush(out);
 }
 

@@ -495,7 +495,7 @@ worker_line(struct worker *w, char *line)
 	unsigned		 idx;
 	size_t			 i;
 
-	if (strcmp(line, "ready") == 0)
+	if (sscanf(line, "ready %ld %ld", &w->p_up, &w->p_failed) == 2)
 		w->ready = 1;
 	else if (strcmp(line, "end") == 0)
 		w->ended = 1;
@@ -621,6 +621,21 @@ progress(const char *what, double t)
 	fprintf(stderr, "\n");
 }
 
+/* Tells that every session is up (scripts may wait for this line). */
+static void
+setup_done(double t0)
+{
+	long	up = 0, failed = 0;
+	int	i;
+
+	for (i = 0; i < opt.processes; i++) {
+		up += workers[i].p_up;
+		failed += workers[i].p_failed;
+	}
+	fprintf(stderr, "tern-bench: setup done in %.1f s: %ld sessions up, "
+	    "%ld failed\n", (double)now_ns() / 1e9 - t0, up, failed);
+}
+
 struct result {
 	double	t0, t_go, t_end, hold_s;
 	long	rss_before, rss_after, rss_end;
@@ -709,6 +724,8 @@ run(struct result *r)
 	spawn();
 	if (wait_for(0, until, "setup", r->t0, &last) == -1)
 		add_error("setup-deadline", 1);
+	if (opt.sc != SC_LOGIN && opt.sc != SC_REGISTER)
+		setup_done(r->t0);
 	if (opt.sc == SC_IDLE)
 		hold(r, &last);
 	else
