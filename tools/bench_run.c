@@ -63,7 +63,7 @@ static struct {
 	char	name[48];
 	long	n;
 } errs[ERR_MAX];
-static struct event	*ev_tick, *ev_send;
+static struct event	*ev_tick, *ev_send, *ev_cmd;
 static long		 wave_left;
 static long		 n_incomplete;	/* presence setup: rosters to finish */
 static uint64_t		 t_rosters;	/* presence setup: logins done */
@@ -662,8 +662,13 @@ command_cb(evutil_socket_t fd, short ev, void *arg)
 	char	b[16];
 	ssize_t	n = read(fd, b, sizeof(b)), i;
 
-	if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))
-		_exit(1);	/* the parent is gone */
+	if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+		if (phase != PH_DONE)
+			_exit(1);	/* the parent is gone */
+		event_del(ev_cmd);	/* results are in: finish up */
+		event_base_loopbreak(base);
+		return;
+	}
 	for (i = 0; i < n; i++)
 		if (b[i] == 'g' && phase == PH_READY)
 			go();
@@ -767,7 +772,7 @@ int
 worker_main(int id, int rfd, int wfd)
 {
 	struct timeval	 one = { .tv_sec = 1, .tv_usec = 0 }, dl;
-	struct event	*ev_cmd, *ev_dl;
+	struct event	*ev_dl;
 	double		 left;
 
 	signal(SIGPIPE, SIG_IGN);

@@ -940,6 +940,12 @@ print_human(const struct totals *t, const struct result *r, double rate,
 	    t->max_load > 0.9 ? " -- CLIENT-BOUND: a tern-bench process used"
 	    " more than 90% of a core; add --processes or trust the figures "
 	    "less" : "");
+	if (opt.server_pid != 0 && r->cpu_after - r->cpu_before > 0 &&
+	    (double)t->cpu_us / 1e6 > r->cpu_after - r->cpu_before)
+		fprintf(stderr, "  note: tern-bench used more CPU than the "
+		    "server; on a machine with few cores that slows the server"
+		    "%s\n", opt.sc == SC_LOGIN && opt.mech != MECH_PLAIN &&
+		    opt.scram_cache == NULL ? " (--scram-cache helps)" : "");
 	for (i = 0; i < ERR_ROWS && errs[i].name[0] != '\0'; i++)
 		fprintf(stderr, "  error %s: %llu\n", errs[i].name, errs[i].n);
 }
