@@ -535,10 +535,15 @@ run_closed(struct conn *c, const char *reason)
 		setup_check();
 		return;
 	}
-	if (opt.sc == SC_PRESENCE && relog[c->slot] && reason == NULL &&
-	    phase != PH_DONE) {
-		push(c->slot);	/* logs in again */
-		launch();
+	if (opt.sc == SC_PRESENCE && relog[c->slot] && phase != PH_DONE) {
+		if (reason == NULL) {
+			push(c->slot);	/* logs in again */
+			launch();
+			return;
+		}
+		relog[c->slot] = 0;	/* the logout went wrong: lost */
+		n_lost++;
+		wave_member_back();
 		return;
 	}
 	if (!was_ready || phase == PH_DONE)
