@@ -654,10 +654,14 @@ tick(evutil_socket_t fd, short ev, void *arg)
 	fflush(out);
 }
 
+/* Time is up: what had not finished counts once per connection. */
 static void
 deadline_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	count_error("deadline");
+	long	i, n = inflight + qlen;
+
+	for (i = 0; i < (n > 0 ? n : 1); i++)
+		count_error("deadline");
 	done();
 }
 

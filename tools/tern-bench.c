@@ -845,11 +845,10 @@ print_json(const struct totals *t, const struct result *r, double rate,
 	json_str(opt.label);
 	printf(",\"tls\":\"%s\",\"mech\":\"%s\"", tls_modes[opt.tls],
 	    mech_name(opt.mech));
+	printf(",\"accounts\":%ld", opt.accounts);
 	if (opt.sc == SC_MESSAGES)
 		printf(",\"pairs\":%ld,\"rate_target\":%.0f,\"window\":%ld",
 		    opt.pairs, opt.rate, opt.window);
-	else
-		printf(",\"accounts\":%ld", opt.accounts);
 	if (opt.sc == SC_PRESENCE)
 		printf(",\"contacts\":%ld", opt.contacts);
 	printf(",\"concurrency\":%ld,\"processes\":%d,\"ok\":%llu,"
