@@ -381,17 +381,28 @@ hex(const unsigned char *b, size_t n, char *out)
 }
 
 static int
+hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
 unhex(const char *s, unsigned char *out, size_t max)
 {
-	size_t		n = strlen(s), i;
-	unsigned	v;
+	size_t	n = strlen(s), i;
+	int	hi, lo;
 
 	if (n % 2 != 0 || n / 2 > max)
 		return -1;
 	for (i = 0; i < n / 2; i++) {
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+		if ((hi = hexdigit(s[2 * i])) < 0 ||
+		    (lo = hexdigit(s[2 * i + 1])) < 0)
 			return -1;
-		out[i] = (unsigned char)v;
+		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return (int)(n / 2);
 }

@@ -88,6 +88,23 @@ def test_register_and_login_every_tls_and_mechanism(bench_server):
         assert isinstance(r["client_bound"], bool)
 
 
+def test_scram_cache_file(bench_server, tmp_path):
+    """Salted passwords kept across runs: the second run reads them (and
+    would fail the server's signature check if they were wrong)."""
+    srv = bench_server
+    register(srv, n=10)
+    cache = tmp_path / "scram.cache"
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1", "SCRAM-SHA-256"):
+        r, err = bench(srv, "login", "--accounts", 10, "--mech", mech,
+                       "--scram-cache", cache)
+        assert_clean(r, err)
+        assert r["ok"] == 10
+    lines = cache.read_text().splitlines()
+    assert len(lines) == 20, lines      # 10 accounts x 2 hashes, no repeats
+    assert all(len(ln.split()) == 5 for ln in lines)
+    assert oct(cache.stat().st_mode & 0o777) == "0o600"
+
+
 def test_register_existing_and_wrong_password_are_counted(bench_server):
     srv = bench_server
     register(srv, n=5)
