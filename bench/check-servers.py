@@ -3,7 +3,7 @@
 variant, registers a few accounts in-band, logs them in without TLS and
 with STARTTLS, and stops the server.  Exits non-zero if any step fails.
 
-usage: bench/check_servers.py [tern,prosody,ejabberd]"""
+usage: bench/check-servers.py [tern,prosody,ejabberd]"""
 
 import os
 import sys
