@@ -32,7 +32,6 @@ PASSWORD = "bench"
 
 # Sizes: (full, --quick).
 SIZES = {
-    "accounts": (10000, 400),      # registered on every server
     "login_accounts": (2000, 200),
     "idle_sessions": (10000, 400),
     "idle_hold_s": (30, 3),
@@ -76,8 +75,11 @@ SCENARIOS = {
                  "presence", {"tls": "starttls"}, M_PRES, False),
 }
 
-BEGIN = "<!-- bench/run.py: begin -->"
-END = "<!-- bench/run.py: end -->"
+# A run's block in RESULTS.md sits between markers naming its scenarios:
+# a run of the same scenarios replaces it, a run of all of them replaces
+# every earlier block.
+BEGIN = "<!-- bench/run.py: begin %s -->"
+END = "<!-- bench/run.py: end %s -->"
 SBEGIN = "<!-- bench/run.py --scale: begin -->"
 SEND = "<!-- bench/run.py --scale: end -->"
 EARLIER = "## Earlier measurements"
@@ -94,6 +96,14 @@ def on_term(signum, frame):
 def log(msg):
     sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def cpu_s(pid):
@@ -123,6 +133,7 @@ class Bench:
             cmd += ["--" + k, str(v)]
         cmd.append(scenario)
         log("  " + " ".join(shlex.quote(c) for c in cmd))
+        load = loadavg()
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
@@ -148,6 +159,7 @@ class Bench:
             r["bench_cmd"] = cmd
             r["bench_exit"] = rc
             r["bench_wall_s"] = round(time.monotonic() - t0, 3)
+            r["bench_loadavg"] = load
             results.append(r)
         if not results:
             results.append(dict(extra, bench_cmd=cmd, bench_exit=rc,
@@ -178,6 +190,18 @@ def metric(r, key):
     return v if isinstance(v, (int, float)) else None
 
 
+def accounts_needed(sz, scenarios):
+    """Accounts registered on every server: bench1 .. benchN where N covers
+    the selected scenarios; presence takes the last presence_accounts, so
+    that the rosters it sets up stay away from the other scenarios."""
+    used = {"login": sz["login_accounts"], "idle": sz["idle_sessions"],
+            "messages": 2 * sz["pairs"], "presence": 0}
+    n = max([used[SCENARIOS[k][1]] for k in scenarios] + [1])
+    if any(SCENARIOS[k][1] == "presence" for k in scenarios):
+        n += sz["presence_accounts"]
+    return n
+
+
 def bench_opts(key, sz, mech):
     title, scen, fixed, metrics, fresh = SCENARIOS[key]
     o = {"mech": mech, "tls": fixed["tls"]}
@@ -204,6 +228,7 @@ class Runner:
     def __init__(self, args):
         self.args = args
         self.sz = {k: v[1 if args.quick else 0] for k, v in SIZES.items()}
+        self.sz["accounts"] = accounts_needed(self.sz, args.scenarios)
         stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
         os.makedirs(args.results_dir, exist_ok=True)
         self.jsonl = os.path.join(args.results_dir, "%s%s%s.jsonl" % (
@@ -240,9 +265,9 @@ class Runner:
         log("%s: %d accounts registered at %.0f/s" % (
             srv.label, n, r.get("rate_per_s") or 0))
 
-    def busy_after(self, srv):
-        """CPU the server burns in one second after a run (a spinning
-        server distorts what follows)."""
+    def busy(self, srv):
+        """CPU the server burns in one second while no client is active (a
+        server left spinning by the previous run distorts the next)."""
         c0 = cpu_s(srv.pid)
         time.sleep(1.0)
         c1 = cpu_s(srv.pid)
@@ -287,6 +312,14 @@ class Runner:
         title, scen, fixed, metrics, fresh = SCENARIOS[key]
         if fresh:
             self.restart(srv)
+        else:
+            busy = self.busy(srv)
+            if busy is not None and busy > 0.5:
+                note = ("before %s run %d the idle server used %.0f%% CPU;"
+                        " restarted it" % (key, rep, 100 * busy))
+                log("%s: WARNING %s" % (srv.label, note))
+                self.info[srv.label]["notes"].append(note)
+                self.restart(srv)
         opts, deadline = bench_opts(key, self.sz, mech)
         log("%s: %s, run %d/%d" % (srv.label, key, rep, self.args.repeat))
         res, rc = self.bench.run(srv, scen, opts, deadline, {
@@ -299,12 +332,6 @@ class Runner:
             log("%s: %s\n%s" % (srv.label, msg, srv.log_tail()))
             self.info[srv.label]["notes"].append(msg)
             return False
-        busy = self.busy_after(srv)
-        if busy is not None and busy > 0.5:
-            note = ("after %s run %d the idle server used %.0f%% CPU" % (
-                key, rep, 100 * busy))
-            log("%s: WARNING %s" % (srv.label, note))
-            self.info[srv.label]["notes"].append(note)
         return True
 
     # -- scale ----------------------------------------------------------
@@ -455,7 +482,8 @@ def scenario_table(runner, key):
 
 def report(runner, argv, started, elapsed):
     a = runner.args
-    lines = [BEGIN, "## Side by side: tern, Prosody, ejabberd "
+    key = ",".join(a.scenarios)
+    lines = [BEGIN % key, "## Side by side: tern, Prosody, ejabberd "
              "(bench/run.py, %s UTC)" % started.strftime("%Y-%m-%d %H:%M"),
              ""]
     if a.quick:
@@ -473,6 +501,18 @@ def report(runner, argv, started, elapsed):
         lines.append("| %s | %s | %s | %s |" % (
             label, i["version"], i.get("mech", "–"), i["settings"]))
     lines.append("")
+    loads = [r.get("bench_loadavg") for runs in runner.results.values()
+             for r in runs if r.get("bench_loadavg") is not None]
+    if loads:
+        lines += ["Load average (1 min, including this benchmark's own "
+                  "server and tern-bench, up to about 2) when each run "
+                  "started: median %.1f, %.1f–%.1f on %d cores%s." % (
+                      statistics.median(loads), min(loads), max(loads),
+                      os.cpu_count(),
+                      " — **other work shared the machine: the figures "
+                      "are noisy**" if statistics.median(loads) > os.cpu_count() + 1
+                      else ""),
+                  ""]
     notes = [(l, n) for l in runner.order for n in runner.info[l]["notes"]]
     if notes:
         lines += ["Notes from the run:", ""]
@@ -494,7 +534,7 @@ def report(runner, argv, started, elapsed):
                   "bound.", ""]
     for key in a.scenarios:
         lines += scenario_table(runner, key)
-    lines.append(END)
+    lines.append(END % ",".join(a.scenarios))
     return lines
 
 
@@ -541,26 +581,47 @@ def scale_report(runner, r, argv, started, elapsed):
     return lines
 
 
-def splice(path, lines, begin, end):
-    """Put lines (which start with begin and end with end) into path:
-    replacing the old block, else before '## Earlier measurements', else
-    at the end."""
+def cut_blocks(text, begin_prefix, end_prefix, only=None):
+    """text without the blocks between markers starting with the
+    prefixes (only the one whose begin marker is `only` if given), and
+    the offset where the first removed block was."""
+    at = None
+    pos = 0
+    while True:
+        i = text.find(only if only else begin_prefix, pos)
+        if i < 0:
+            return text, at
+        j = text.find(end_prefix, i)
+        if j < 0:
+            return text, at
+        k = text.find("-->", j)
+        k = len(text) if k < 0 else k + 3
+        text = text[:i] + text[k:].lstrip("\n")
+        at = i if at is None else at
+        pos = i
+
+
+def splice(path, lines, begin_prefix, end_prefix, replace_all=False):
+    """Put lines (a marked block) into path: in place of the block with the
+    same begin marker (of every run.py block when replace_all), else
+    before '## Earlier measurements', else at the end."""
     text = ""
     if os.path.exists(path):
         with open(path) as f:
             text = f.read()
-    block = "\n".join(lines) + "\n"
-    if begin in text and end in text:
-        pre = text[:text.index(begin)]
-        post = text[text.index(end) + len(end):].lstrip("\n")
-        text = pre + block + "\n" + post
-    elif EARLIER in text:
-        i = text.index(EARLIER)
-        text = text[:i] + block + "\n" + text[i:]
+    block = "\n".join(lines) + "\n\n"
+    if replace_all:
+        text, at = cut_blocks(text, begin_prefix, end_prefix)
     else:
+        text, at = cut_blocks(text, begin_prefix, end_prefix, only=lines[0])
+    if at is None and EARLIER in text:
+        at = text.index(EARLIER)
+    if at is None:
         if not text:
             text = "# tern measurements\n\n"
         text = text.rstrip("\n") + "\n\n" + block
+    else:
+        text = text[:at] + block + text[at:]
     with open(path, "w") as f:
         f.write(text)
 
@@ -624,12 +685,14 @@ def main():
                 r = runner.scale(work, cert)
                 splice(a.out, scale_report(runner, r, argv, started,
                                            time.monotonic() - t0),
-                       SBEGIN, SEND)
+                       SBEGIN[:-4], SEND[:-4], replace_all=True)
             else:
                 for cls, tuned in servers.variants(a.servers):
                     runner.run_server(cls, tuned, work, cert)
                 splice(a.out, report(runner, argv, started,
-                                     time.monotonic() - t0), BEGIN, END)
+                                     time.monotonic() - t0),
+                       BEGIN[:-7], END[:-7],
+                       replace_all=set(a.scenarios) == set(SCENARIOS))
             log("wrote %s; raw results in %s (%.0f s)" % (
                 a.out, runner.jsonl, time.monotonic() - t0))
         except (KeyboardInterrupt, Interrupted) as e:
