@@ -239,6 +239,7 @@ class Runner:
         self.info = {}         # label -> dict(version, mech, settings, note)
         self.order = []
         self.current = None
+        self.failed = []       # labels that failed to start or died
 
     # -- one server ---------------------------------------------------
 
@@ -287,6 +288,7 @@ class Runner:
                 log("%s: FAILED TO START: %s" % (label, e))
                 info["notes"].append("did not start: %s" % str(e).splitlines(
                 )[0])
+                self.failed.append(label)
                 return
             mech = servers.mech_for(srv, self.args.mech, "SCRAM-SHA-1")
             if mech is None:
@@ -302,6 +304,7 @@ class Runner:
         except RuntimeError as e:
             log("%s: %s\n%s" % (label, e, srv.log_tail()))
             info["notes"].append(str(e))
+            self.failed.append(label)
         finally:
             srv.stop()
             self.current = None
@@ -331,6 +334,7 @@ class Runner:
             msg = "died during %s run %d" % (key, rep)
             log("%s: %s\n%s" % (srv.label, msg, srv.log_tail()))
             self.info[srv.label]["notes"].append(msg)
+            self.failed.append(srv.label)
             return False
         return True
 
@@ -340,6 +344,8 @@ class Runner:
         srv = servers.Ternd(work, cert)
         self.current = srv
         n, hold = self.sz["scale_sessions"], self.sz["scale_hold_s"]
+        self.info[srv.label] = {"version": srv.version(),
+                                "settings": srv.settings, "notes": []}
         try:
             self.start(srv)
             mech = servers.mech_for(srv, self.args.mech, "SCRAM-SHA-1")
@@ -357,11 +363,16 @@ class Runner:
                                       "bench_rep": 1})
             self.results[(srv.label, "scale")] = [r for r in res
                                                   if "scenario" in r]
-            self.info[srv.label] = {"version": srv.version(),
-                                    "settings": srv.settings, "mech": mech,
-                                    "notes": [] if srv.alive() else
-                                    ["ternd died during the run"]}
+            self.info[srv.label]["mech"] = mech
+            if not srv.alive():
+                self.failed.append(srv.label)
+                return {"bench_error": "ternd died during the run\n" +
+                        srv.log_tail()}
             return res[0]
+        except (servers.StartError, RuntimeError) as e:
+            self.failed.append(srv.label)
+            log("scale: %s\n%s" % (e, srv.log_tail()))
+            return {"bench_error": str(e).splitlines()[0]}
         finally:
             srv.stop()
             self.current = None
@@ -406,6 +417,11 @@ def machine():
                 os.cpu_count(), model, mem, platform.release(), osname,
                 sh(["openssl", "version"]),
                 resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+def shown_path(p):
+    p = os.path.abspath(p)
+    return os.path.relpath(p, TOP) if p.startswith(TOP + os.sep) else p
 
 
 def fmt(f, v):
@@ -494,7 +510,7 @@ def report(runner, argv, started, elapsed):
         shlex.quote(x) for x in argv), elapsed / 60), "",
         "Machine: %s; load generator (tern-bench, one process) on the "
         "same machine." % machine(), "",
-        "Raw results: `%s`" % os.path.relpath(runner.jsonl, TOP), "",
+        "Raw results: `%s`" % shown_path(runner.jsonl), "",
         "| server | version | SASL | configuration |", "|---|---|---|---|"]
     for label in runner.order:
         i = runner.info[label]
@@ -549,7 +565,7 @@ def scale_report(runner, r, argv, started, elapsed):
     lines += ["Command: `%s` (took %.0f min)" % (" ".join(
         shlex.quote(x) for x in argv), elapsed / 60), "",
         "Machine: %s." % machine(), "",
-        "Raw results: `%s`" % os.path.relpath(runner.jsonl, TOP), ""]
+        "Raw results: `%s`" % shown_path(runner.jsonl), ""]
     if "scenario" not in r:
         lines += ["The run failed: %s" % r.get("bench_error", "?"), SEND]
         return lines
@@ -695,9 +711,12 @@ def main():
                        replace_all=set(a.scenarios) == set(SCENARIOS))
             log("wrote %s; raw results in %s (%.0f s)" % (
                 a.out, runner.jsonl, time.monotonic() - t0))
+            if runner.failed:
+                log("failed: %s" % ", ".join(runner.failed))
+                status = 1
         except (KeyboardInterrupt, Interrupted) as e:
             log("interrupted (%s): stopping the servers" % (
-                e or "Ctrl-C"))
+                str(e) or "Ctrl-C"))
             status = 130
         finally:
             runner.stop_all()
