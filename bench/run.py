@@ -266,6 +266,18 @@ class Runner:
         log("%s: %d accounts registered at %.0f/s" % (
             srv.label, n, r.get("rate_per_s") or 0))
 
+    def unwell(self, srv):
+        """Why the idle server is not fit for the next run (None if it
+        is): it burns CPU with no client, or does not answer a stream."""
+        busy = self.busy(srv)
+        if busy is not None and busy > 0.2:
+            return "used %.0f%% CPU" % (100 * busy)
+        try:
+            xmppc.mechanisms(srv.port, tls=False, timeout=5)
+        except (OSError, xmppc.XMPPError) as e:
+            return "did not answer a new stream (%s)" % e
+        return None
+
     def busy(self, srv):
         """CPU the server burns in one second while no client is active (a
         server left spinning by the previous run distorts the next)."""
@@ -316,10 +328,10 @@ class Runner:
         if fresh:
             self.restart(srv)
         else:
-            busy = self.busy(srv)
-            if busy is not None and busy > 0.5:
-                note = ("before %s run %d the idle server used %.0f%% CPU;"
-                        " restarted it" % (key, rep, 100 * busy))
+            why = self.unwell(srv)
+            if why:
+                note = "before %s run %d the idle server %s; restarted it" % (
+                    key, rep, why)
                 log("%s: WARNING %s" % (srv.label, note))
                 self.info[srv.label]["notes"].append(note)
                 self.restart(srv)
