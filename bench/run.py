@@ -614,7 +614,8 @@ def scale_report(runner, r, argv, started, elapsed):
                   "(%.1f KiB × 10^6 + %.2f GiB at start), %s a 64 GiB "
                   "host (%.0f%% of it); 64 GiB would hold about %s "
                   "sessions.  Linear extrapolation: it assumes memory "
-                  "per session stays flat beyond %s." % (
+                  "per session stays flat beyond %s, and counts ternd's "
+                  "RSS only (the kernel's socket buffers come on top)." % (
                       need, kib, base,
                       "within" if need < 64 else "beyond",
                       100 * need / 64, "{:,.0f}".format(
