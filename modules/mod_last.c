@@ -12,6 +12,13 @@
  * anyway, and the last one to go writes last.  It is deleted with the
  * account.
  *
+ * Logouts come in bursts and each record is small, so records wait in
+ * memory for up to FLUSH_AFTER seconds and go to the store together, in
+ * one transaction (one disk sync instead of one per logout, which held
+ * the whole server for a sync at every logout).  Queries see the pending
+ * record first.  A crash loses at most the last second of logout times;
+ * nothing a client was told is stored depends on them.
+ *
  * Privacy: XEP-0012 section 3 lets the server answer only entities
  * allowed to see the account's presence (a presence subscription).
  * Subscriptions belong to the roster module, which this one may not
@@ -29,8 +36,120 @@
 #define KEY		"logout"
 #define STATUS_MAX	1024	/* bytes of status text kept */
 
+#define FLUSH_AFTER	1	/* seconds a logout record may wait */
+
 /* When the first host started the module: ternd's start, in practice. */
 static uint64_t	started;
+
+/* Records not yet written, newest per account. */
+static struct pending {
+	char	*host;
+	char	*user;
+	char	*val;
+}			*pending;
+static size_t		 npending, cappending;
+static struct tern_timer *flush_timer;
+
+static void
+pending_drop(size_t i)
+{
+	free(pending[i].host);
+	free(pending[i].user);
+	free(pending[i].val);
+	pending[i] = pending[--npending];
+}
+
+static struct pending *
+pending_find(const char *host, const char *user)
+{
+	size_t	i;
+
+	for (i = 0; i < npending; i++)
+		if (strcmp(pending[i].user, user) == 0 &&
+		    strcmp(pending[i].host, host) == 0)
+			return &pending[i];
+	return NULL;
+}
+
+static void
+flush(void *arg)
+{
+	struct tern_kv	*items;
+	size_t		 i, n = 0;
+
+	(void)arg;
+	flush_timer = NULL;
+	if (npending == 0)
+		return;
+	if ((items = calloc(npending, sizeof(*items))) == NULL) {
+		tern_log(TERN_LOG_ERROR, "last: out of memory");
+		abort();
+	}
+	/* Accounts deleted meanwhile get no record back. */
+	for (i = 0; i < npending; i++)
+		if (tern_user_exists(pending[i].host, pending[i].user) == 1)
+			items[n++] = (struct tern_kv){ .host = pending[i].host,
+			    .user = pending[i].user, .key = KEY,
+			    .val = pending[i].val,
+			    .len = strlen(pending[i].val) };
+	/* A failed write is logged by the store; the logouts went on. */
+	tern_kv_put_many(STORE, items, n);
+	free(items);
+	while (npending > 0)
+		pending_drop(npending - 1);
+}
+
+static char *
+xstrdup_or_die(const char *s)
+{
+	char	*d;
+
+	if ((d = strdup(s)) == NULL) {
+		tern_log(TERN_LOG_ERROR, "last: out of memory");
+		abort();
+	}
+	return d;
+}
+
+/* Keeps val (taken) as the account's record until the next flush. */
+static void
+pending_put(const char *host, const char *user, char *val)
+{
+	struct pending	*p;
+
+	if ((p = pending_find(host, user)) != NULL) {
+		free(p->val);
+		p->val = val;
+	} else {
+		if (npending == cappending) {
+			cappending = cappending ? 2 * cappending : 64;
+			if ((pending = reallocarray(pending, cappending,
+			    sizeof(*pending))) == NULL) {
+				tern_log(TERN_LOG_ERROR, "last: out of memory");
+				abort();
+			}
+		}
+		p = &pending[npending++];
+		p->host = xstrdup_or_die(host);
+		p->user = xstrdup_or_die(user);
+		p->val = val;
+	}
+	if (flush_timer == NULL)
+		flush_timer = tern_timer_add(FLUSH_AFTER, 0, flush, NULL);
+}
+
+static void
+last_fini(struct tern_host *h, void *conf)
+{
+	(void)h;
+	(void)conf;
+	if (flush_timer != NULL)
+		tern_timer_cancel(flush_timer);
+	flush(NULL);
+	free(pending);
+	pending = NULL;
+	cappending = 0;
+}
 
 static int
 last_init(struct tern_host *h, void *conf)
@@ -78,10 +197,7 @@ record(struct tern_host *h, struct tern_session *s,
 	}
 	snprintf(val, len, "%llu\n%s", (unsigned long long)tern_now(),
 	    text != NULL ? text : "");
-	/* A failed write is logged by the store; the logout goes on. */
-	tern_kv_put(STORE, tern_host_name(h), tern_session_user(s), KEY, val,
-	    strlen(val));
-	free(val);
+	pending_put(tern_host_name(h), tern_session_user(s), val);
 	free(text);
 }
 
@@ -169,6 +285,7 @@ last_account(struct tern_event *ev, void *conf)
 {
 	const char		*host = tern_host_name(ev->host);
 	unsigned long long	 t, now = tern_now();
+	struct pending		*p;
 	char			*val, *end;
 	size_t			 len;
 
@@ -179,6 +296,12 @@ last_account(struct tern_event *ev, void *conf)
 	}
 	if (any_available(host, ev->to_node)) {
 		send_last(ev, 0, NULL);
+		return TERN_DONE;
+	}
+	if ((p = pending_find(host, ev->to_node)) != NULL) {
+		t = strtoull(p->val, &end, 10);
+		send_last(ev, t < now ? now - t : 0, *end == '\n' ? end + 1 :
+		    NULL);
 		return TERN_DONE;
 	}
 	switch (tern_kv_get(STORE, host, ev->to_node, KEY, (void **)&val,
@@ -221,4 +344,5 @@ const struct tern_module mod_last = {
 	.hooks = hooks,
 	.stores = stores,
 	.init = last_init,
+	.fini = last_fini,
 };

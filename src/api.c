@@ -533,6 +533,16 @@ tern_kv_put(const char *store, const char *host, const char *user,
 	return store_kv_put(store, host, user, key, val, len);
 }
 
+/* Same layout: the public struct is the store's, field for field. */
+_Static_assert(sizeof(struct tern_kv) == sizeof(struct store_kv),
+    "struct tern_kv and struct store_kv differ");
+
+int
+tern_kv_put_many(const char *store, const struct tern_kv *items, size_t n)
+{
+	return store_kv_put_many(store, (const struct store_kv *)items, n);
+}
+
 int
 tern_kv_del(const char *store, const char *host, const char *user,
     const char *key)

@@ -258,6 +258,37 @@ store_kv_put(const char *db, const char *host, const char *user,
 }
 
 int
+store_kv_put_many(const char *db, const struct store_kv *items, size_t n)
+{
+	char	 buf[STORE_KEY_MAX];
+	MDB_val	 k, v;
+	MDB_dbi	 dbi;
+	MDB_txn	*txn;
+	size_t	 i;
+	int	 rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (dbi_get(db, &dbi) == -1)
+		return -1;
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
+		log_warnx("store: write %s: %s", db, mdb_strerror(rc));
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if (prepare(db, items[i].host, items[i].user, items[i].key, buf,
+		    &k, &dbi) == -1) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		v.mv_data = (void *)(uintptr_t)items[i].val;
+		v.mv_size = items[i].len;
+		rc = mdb_put(txn, dbi, &k, &v, 0);
+	}
+	return write_end(txn, rc, db, "write");
+}
+
+int
 store_kv_del(const char *db, const char *host, const char *user,
     const char *key)
 {

@@ -28,6 +28,18 @@ int	store_full(void);
  */
 int	store_kv_get(const char *db, const char *host, const char *user,
 	    const char *key, void **val, size_t *len);
+/* One (host, user, key) -> value of a batch. */
+struct store_kv {
+	const char	*host;
+	const char	*user;
+	const char	*key;
+	const void	*val;
+	size_t		 len;
+};
+
+/* Writes all of items in one transaction (one disk sync): 0 or -1. */
+int	store_kv_put_many(const char *db, const struct store_kv *items,
+	    size_t n);
 int	store_kv_put(const char *db, const char *host, const char *user,
 	    const char *key, const void *val, size_t len);
 /* 0 deleted, 1 absent, -1 error. */

@@ -275,6 +275,19 @@ int	tern_kv_put(const char *store, const char *host, const char *user,
 	    const char *key, const void *val, size_t len);
 int	tern_kv_del(const char *store, const char *host, const char *user,
 	    const char *key);
+/*
+ * Several values in one transaction, so one disk sync: for records a
+ * module gathers in memory and writes together (all or none; 0 or -1).
+ */
+struct tern_kv {
+	const char	*host;
+	const char	*user;
+	const char	*key;
+	const void	*val;
+	size_t		 len;
+};
+int	tern_kv_put_many(const char *store, const struct tern_kv *items,
+	    size_t n);
 /* Every key of one user, in key order: fn returns 0 to go on. */
 int	tern_kv_each(const char *store, const char *host, const char *user,
 	    int (*fn)(const char *key, const void *val, size_t len,
