@@ -204,6 +204,8 @@ class Ternd(Server):
     modules = ("ping disco version time last vcard private register roster "
                "presence offline blocking")
     settings = ("all built-in modules (%s); max_connections_per_address 0; "
+                "max_stanza_rate 0 (the flood limit, as ejabberd's c2s "
+                "shaper none); "
                 "register_allow yes; register_interval 0; "
                 "allow_plaintext_loopback yes (no-TLS rows); log info to a "
                 "file" % modules)
@@ -218,6 +220,7 @@ class Ternd(Server):
                 'log info "%(dir)s/ternd.log";\n'
                 'listen c2s "127.0.0.1:%(port)d";\n'
                 "max_connections_per_address 0;\n"
+                "max_stanza_rate 0;\n"
                 "allow_plaintext_loopback yes;\n"
                 'host "%(domain)s" {\n'
                 '\tcertificate "%(crt)s" "%(key)s";\n'
