@@ -94,6 +94,17 @@ enum el {
 
 #define TEXT_MAX	768
 #define ATTR_MAX	96
+#define ID_MAX		128	/* longer ids are answered as the longest */
+#define RITEM_MAX	64	/* roster items kept from one roster result */
+
+/* A roster item of a bench account (presence setup). */
+struct ritem {
+	int32_t		 acct;
+	uint8_t		 sub;		/* RS_TO | RS_FROM */
+	uint8_t		 ask;		/* ask='subscribe' */
+};
+#define RS_TO		0x01
+#define RS_FROM		0x02
 
 /* The top-level element being parsed (or just parsed) on a stream. */
 struct elem {
@@ -102,7 +113,7 @@ struct elem {
 	enum el		 cur3;		/* the child being parsed */
 	int		 optional;	/* <session><optional/> seen */
 	char		 type[16];
-	char		 id[24];
+	char		 id[ID_MAX];
 	char		 from[ATTR_MAX];
 	char		 cond[32];	/* error condition (stream, stanza, SASL) */
 	char		 text[TEXT_MAX];/* SASL payload or message body */
@@ -110,6 +121,8 @@ struct elem {
 	int		 collect;	/* collecting character data */
 	unsigned	 feat;		/* F_* for <features/> */
 	int		 items_both;	/* roster items with subscription both */
+	int		 nritems;	/* ritems[] kept (bench accounts only) */
+	struct ritem	 ritems[RITEM_MAX];
 };
 
 struct scram;
@@ -136,6 +149,7 @@ struct conn {
 	long			 pair;		/* messages: pair; -1 none */
 	uint64_t		 seq;		/* messages: next to send / expect */
 	long			 nboth;		/* presence: contacts confirmed */
+	uint64_t		 redrive;	/* presence: next repair, ns */
 };
 
 /* bench_conn.c */

@@ -131,7 +131,7 @@ top_start(struct elem *e, enum el k, const XML_Char **attrs)
 	e->collect = k == EL_CHALLENGE || k == EL_SUCCESS;
 	e->feat = 0;
 	e->optional = 0;
-	e->items_both = 0;
+	e->items_both = e->nritems = 0;
 	for (i = 0; attrs[i] != NULL; i += 2) {
 		if (strcmp(attrs[i], "type") == 0)
 			copy_attr(e->type, sizeof(e->type), attrs[i + 1]);
@@ -179,12 +179,39 @@ child_start(struct elem *e, enum el k, const char *local)
 	}
 }
 
+/* Counts a roster item with subscription both, and keeps the state of
+ * those that are bench accounts for the presence setup's repairs. */
+static void
+roster_item(struct elem *e, const XML_Char **attrs)
+{
+	struct ritem	 r = { .acct = -1 };
+	long		 n;
+	size_t		 i;
+
+	for (i = 0; attrs[i] != NULL; i += 2) {
+		if (strcmp(attrs[i], "subscription") == 0) {
+			if (strcmp(attrs[i + 1], "both") == 0)
+				r.sub = RS_TO | RS_FROM;
+			else if (strcmp(attrs[i + 1], "to") == 0)
+				r.sub = RS_TO;
+			else if (strcmp(attrs[i + 1], "from") == 0)
+				r.sub = RS_FROM;
+		} else if (strcmp(attrs[i], "ask") == 0)
+			r.ask = strcmp(attrs[i + 1], "subscribe") == 0;
+		else if (strcmp(attrs[i], "jid") == 0 &&
+		    (n = account_of_jid(attrs[i + 1])) >= 0 && n <= INT32_MAX)
+			r.acct = (int32_t)n;
+	}
+	if (r.sub == (RS_TO | RS_FROM))
+		e->items_both++;
+	if (r.acct >= 0 && e->nritems < RITEM_MAX)
+		e->ritems[e->nritems++] = r;
+}
+
 static void
 grandchild_start(struct elem *e, enum el k, const char *local,
     const XML_Char **attrs)
 {
-	size_t	i;
-
 	if (e->kind == EL_FEATURES && e->cur3 == EL_MECHANISMS &&
 	    k == EL_MECHANISM) {
 		e->collect = 1;
@@ -195,12 +222,8 @@ grandchild_start(struct elem *e, enum el k, const char *local,
 	else if (e->cur3 == EL_ERROR && k == EL_STANZA_COND &&
 	    e->cond[0] == '\0')
 		copy_attr(e->cond, sizeof(e->cond), local);
-	else if (e->cur3 == EL_ROSTER && k == EL_ITEM) {
-		for (i = 0; attrs[i] != NULL; i += 2)
-			if (strcmp(attrs[i], "subscription") == 0 &&
-			    strcmp(attrs[i + 1], "both") == 0)
-				e->items_both++;
-	}
+	else if (e->cur3 == EL_ROSTER && k == EL_ITEM)
+		roster_item(e, attrs);
 }
 
 static void
@@ -789,7 +812,7 @@ static void
 answer_iq(struct conn *c)
 {
 	struct elem	*e = &c->el;
-	char		 id[64], to[2 * ATTR_MAX];
+	char		 id[6 * ID_MAX], to[6 * ATTR_MAX];
 
 	xml_escape(e->id, id, sizeof(id));
 	xml_escape(e->from, to, sizeof(to));

@@ -67,6 +67,7 @@ static struct event	*ev_tick, *ev_send, *ev_cmd;
 static long		 wave_left;
 static long		 n_incomplete;	/* presence setup: rosters to finish */
 static uint64_t		 t_rosters;	/* presence setup: logins done */
+static long		 n_repairs;	/* presence setup: requests repeated */
 
 static void	 done(void);
 static void	 launch(void);
@@ -197,6 +198,52 @@ roster_get(struct conn *c)
 	    "jabber:iq:roster'/></iq>");
 }
 
+/*
+ * A roster still short of its contacts some seconds after the logins:
+ * asks again for what is missing, from the roster the server returned.
+ * Servers may drop a request that crosses another (ejabberd 23.01 did
+ * not deliver a subscribe sent right after the 'subscribed' that made
+ * its target's item 'to', and left the sender's item pending, ask=
+ * 'subscribe', for good).  A repeated request, which the user's server
+ * routes again even while one is pending (RFC 6121 3.1.2), and approving
+ * in advance (RFC 6121 3.4) bring every server to 'both'.
+ */
+#define REPAIR_AFTER	(3 * NS_PER_S)
+
+static void
+roster_repair(struct conn *c)
+{
+	struct elem	*e = &c->el;
+	long		 me = slot_acct[c->slot] - opt.first, d, k, acct;
+	uint64_t	 now = now_ns();
+	uint8_t		 sub;
+	int		 i;
+
+	if (now < t_rosters + REPAIR_AFTER || now < c->redrive)
+		return;
+	c->redrive = now + REPAIR_AFTER;
+	for (d = -opt.contacts / 2; d <= opt.contacts / 2; d++) {
+		if (d == 0)
+			continue;
+		k = ((me + d) % opt.accounts + opt.accounts) % opt.accounts;
+		acct = opt.first + k;
+		sub = 0;
+		for (i = 0; i < e->nritems; i++)
+			if (e->ritems[i].acct == acct) {
+				sub = e->ritems[i].sub;
+				break;
+			}
+		if (!(sub & RS_TO)) {
+			send_presence_to(c, acct, "subscribe");
+			n_repairs++;
+		}
+		if (!(sub & RS_FROM)) {
+			send_presence_to(c, acct, "subscribed");
+			n_repairs++;
+		}
+	}
+}
+
 static void
 presence_stanza(struct conn *c)
 {
@@ -204,6 +251,14 @@ presence_stanza(struct conn *c)
 	long		 from, me = slot_acct[c->slot] - opt.first;
 
 	if (e->kind == EL_PRESENCE) {
+		if (strcmp(e->type, "error") == 0) {
+			/* a refused subscription says why rosters stall */
+			snprintf(c->reason, sizeof(c->reason),
+			    "presence-error:%s", e->cond[0] ? e->cond :
+			    "unknown");
+			count_error(c->reason);
+			return;
+		}
 		if (phase == PH_RUN && (e->type[0] == '\0' ||
 		    strcmp(e->type, "unavailable") == 0))
 			n_presence++;
@@ -223,6 +278,8 @@ presence_stanza(struct conn *c)
 			return;
 		}
 		c->nboth = e->items_both;
+		if (c->nboth < opt.contacts)
+			roster_repair(c);
 	}
 }
 
@@ -718,11 +775,13 @@ done(void)
 	    "stat up %ld\nstat sent %llu\nstat delivered %llu\n"
 	    "stat presence %llu\nstat connected %ld\nstat slots %ld\n"
 	    "stat elapsed_ns %llu\nstat cpu_us %llu\nstat run_cpu_us %llu\n"
-	    "stat lat_max_ns %llu\n", n_ok, n_failed, n_lost, n_up,
+	    "stat lat_max_ns %llu\nstat repairs %ld\n", n_ok, n_failed,
+	    n_lost, n_up,
 	    (unsigned long long)n_sent, (unsigned long long)n_delivered,
 	    (unsigned long long)n_presence, conn_nconnected, nslots,
 	    (unsigned long long)(t_end - t_go), (unsigned long long)cpu,
-	    (unsigned long long)run_cpu, (unsigned long long)lat_max);
+	    (unsigned long long)run_cpu, (unsigned long long)lat_max,
+	    n_repairs);
 	for (i = 0; i < ERR_MAX && errs[i].name[0] != '\0'; i++)
 		fprintf(out, "err %s %ld\n", errs[i].name, errs[i].n);
 	for (i = 0; i < HIST_SIZE; i++)

@@ -55,6 +55,7 @@ struct worker {
 	long	 p_ok, p_failed, p_up;
 	unsigned long long p_extra;
 	unsigned long long ok, failed, lost, up, sent, delivered, presence;
+	unsigned long long repairs;
 	unsigned long long connected, slots, elapsed_ns, cpu_us, run_cpu_us;
 	unsigned long long lat_max_ns, life_ns;
 };
@@ -479,6 +480,7 @@ static const struct {
 	{ "sent", offsetof(struct worker, sent) },
 	{ "delivered", offsetof(struct worker, delivered) },
 	{ "presence", offsetof(struct worker, presence) },
+	{ "repairs", offsetof(struct worker, repairs) },
 	{ "connected", offsetof(struct worker, connected) },
 	{ "slots", offsetof(struct worker, slots) },
 	{ "elapsed_ns", offsetof(struct worker, elapsed_ns) },
@@ -792,6 +794,7 @@ quantile_ms(double q)
 
 struct totals {
 	unsigned long long ok, failed, lost, up, sent, delivered, presence;
+	unsigned long long repairs;
 	unsigned long long connected, slots, cpu_us, lat_max_ns;
 	double	elapsed, max_load;
 };
@@ -813,6 +816,7 @@ sum(struct totals *t, const struct result *r)
 		t->sent += w->sent;
 		t->delivered += w->delivered;
 		t->presence += w->presence;
+		t->repairs += w->repairs;
 		t->connected += w->connected;
 		t->slots += w->slots;
 		t->cpu_us += w->cpu_us;
@@ -863,7 +867,8 @@ print_json(const struct totals *t, const struct result *r, double rate,
 		printf(",\"sent\":%llu,\"delivered\":%llu,\"sessions_lost\":"
 		    "%llu", t->sent, t->delivered, t->lost);
 	if (opt.sc == SC_PRESENCE)
-		printf(",\"delivered\":%llu", t->presence);
+		printf(",\"delivered\":%llu,\"roster_repairs\":%llu",
+		    t->presence, t->repairs);
 	if (quantile_ms(0.5) >= 0)
 		printf(",\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":"
 		    "%.3f,\"max\":%.3f}", quantile_ms(0.5), quantile_ms(0.9),
