@@ -533,7 +533,7 @@ def scenario_table(runner, key):
     return out
 
 
-def report(runner, argv, started, elapsed):
+def report(runner, argv, started, elapsed, pending=None):
     a = runner.args
     key = ",".join(a.scenarios)
     lines = [BEGIN % key, "## Side by side: tern, Prosody, ejabberd "
@@ -543,6 +543,10 @@ def report(runner, argv, started, elapsed):
         lines += ["**--quick smoke run: sizes too small for the figures "
                   "to mean much; run without --quick for the real "
                   "comparison.**", ""]
+    if pending:
+        lines += ["**Partial: written while the run went on; not measured "
+                  "(yet, or the run was stopped): %s.**" % ", ".join(
+                      pending), ""]
     lines += ["Command: `%s` (took %.0f min)" % (" ".join(
         shlex.quote(x) for x in argv), elapsed / 60), "",
         "Machine: %s; load generator (tern-bench, one process) on the "
@@ -741,12 +745,17 @@ def main():
                                            time.monotonic() - t0),
                        SBEGIN[:-4], SEND[:-4], replace_all=True)
             else:
-                for cls, tuned in servers.variants(a.servers):
+                variants = list(servers.variants(a.servers))
+                for i, (cls, tuned) in enumerate(variants):
                     runner.run_server(cls, tuned, work, cert)
-                splice(a.out, report(runner, argv, started,
-                                     time.monotonic() - t0),
-                       BEGIN[:-7], END[:-7],
-                       replace_all=set(a.scenarios) == set(SCENARIOS))
+                    # a long run keeps what it measured so far
+                    pending = [c.kind + ("-tuned" if t else "")
+                               for c, t in variants[i + 1:]]
+                    splice(a.out, report(runner, argv, started,
+                                         time.monotonic() - t0,
+                                         pending=pending),
+                           BEGIN[:-7], END[:-7],
+                           replace_all=set(a.scenarios) == set(SCENARIOS))
             log("wrote %s; raw results in %s (%.0f s)" % (
                 a.out, runner.jsonl, time.monotonic() - t0))
             if runner.failed:
