@@ -29,12 +29,21 @@
 #include "xmalloc.h"
 
 #define CLOSE_TIMEOUT	5	/* seconds to flush before a hard close */
+#define STAGE_POOL	256	/* empty staging buffers kept for reuse */
+#define PULLUP_MAX	65536	/* joined into one piece for one TLS write */
 
 static uint64_t	next_id = 1;
+
+/* Connections written to during this loop turn, flushed at its end. */
+static TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
+static struct event		*flush_ev;
+static struct evbuffer		*pool[STAGE_POOL];
+static int			 npool;
 
 static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
 static void	event_cb(struct bufferevent *, short, void *);
+static void	stage_put(struct conn *);
 
 void
 conn_log(const struct conn *c, int level, const char *fmt, ...)
@@ -154,6 +163,7 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	stage_put(c);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* TLS: frees SSL, closes fd */
 	if (c->ssl == NULL || c->starttls) {
@@ -172,16 +182,98 @@ conn_input(struct conn *c)
 	return bufferevent_get_input(c->bev);
 }
 
+static void
+flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c;
+
+	/* a flush may close a session, whose goodbyes join the queue */
+	while ((c = TAILQ_FIRST(&flushq)) != NULL)
+		conn_flush(c);
+}
+
+/*
+ * The flush runs as an event made active now: libevent runs it after
+ * the callbacks already active in this turn, so every stanza routed
+ * while reading this turn's input is written before the next wait.
+ */
 struct evbuffer *
 conn_output(struct conn *c)
 {
-	return bufferevent_get_output(c->bev);
+	if (c->stage == NULL &&
+	    (c->stage = npool > 0 ? pool[--npool] : evbuffer_new()) == NULL)
+		fatalx("conn: evbuffer_new");
+	if (!c->dirty) {
+		if (flush_ev == NULL && (flush_ev = event_new(loop_base(), -1,
+		    0, flush_cb, NULL)) == NULL)
+			fatalx("conn: event_new");
+		if (TAILQ_EMPTY(&flushq))
+			event_active(flush_ev, EV_TIMEOUT, 0);
+		c->dirty = 1;
+		TAILQ_INSERT_TAIL(&flushq, c, flush_entry);
+	}
+	return c->stage;
+}
+
+static void
+stage_put(struct conn *c)
+{
+	if (c->dirty) {
+		TAILQ_REMOVE(&flushq, c, flush_entry);
+		c->dirty = 0;
+	}
+	if (c->stage == NULL)
+		return;
+	evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
+	if (npool < STAGE_POOL)
+		pool[npool++] = c->stage;
+	else
+		evbuffer_free(c->stage);
+	c->stage = NULL;
+}
+
+void
+conn_flush(struct conn *c)
+{
+	struct evbuffer	*out;
+	size_t		 len;
+
+	if (c->stage != NULL && (len = evbuffer_get_length(c->stage)) > 0 &&
+	    !c->dead) {
+		out = bufferevent_get_output(c->bev);
+		if (c->ssl == NULL || c->starttls) {
+			/*
+			 * Plaintext with nothing queued: write now rather than
+			 * arm the write event for the next turn.  What the
+			 * socket does not take (or an error) goes to the
+			 * bufferevent, which retries and reports.
+			 */
+			if (evbuffer_get_length(out) == 0)
+				(void)evbuffer_write(c->stage, c->fd);
+		} else if (len <= PULLUP_MAX)
+			/* bufferevent_openssl does one SSL_write per piece */
+			evbuffer_pullup(c->stage, -1);
+		if (evbuffer_get_length(c->stage) > 0)
+			evbuffer_add_buffer(out, c->stage);
+	}
+	stage_put(c);
+}
+
+void
+conn_cleanup(void)
+{
+	while (npool > 0)
+		evbuffer_free(pool[--npool]);
+	if (flush_ev != NULL)
+		event_free(flush_ev);
+	flush_ev = NULL;
 }
 
 size_t
 conn_pending(struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (c->stage != NULL ? evbuffer_get_length(c->stage) : 0);
 }
 
 void
@@ -229,6 +321,7 @@ conn_starttls(struct conn *c, SSL *ssl)
 	c->ssl = ssl;
 	c->starttls = 1;
 	bufferevent_disable(c->bev, EV_READ);
+	conn_flush(c);			/* the <proceed/> */
 	if (conn_pending(c) == 0)
 		switch_tls(c);
 }
@@ -250,6 +343,7 @@ conn_close(struct conn *c)
 		return;
 	}
 	bufferevent_disable(c->bev, EV_READ);
+	conn_flush(c);
 	if (conn_pending(c) == 0) {
 		dead(c);
 		return;

@@ -8,6 +8,7 @@
 #define TERN_CONN_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -38,6 +39,10 @@ struct conn {
 	char			*tls_err;	/* why TLS failed, or NULL */
 	void			(*cb)(struct conn *, int, void *);
 	void			*arg;
+	/* output written this loop turn, flushed once at its end */
+	struct evbuffer		*stage;
+	int			 dirty;		/* on the flush list */
+	TAILQ_ENTRY(conn)	 flush_entry;
 };
 
 /*
@@ -54,8 +59,18 @@ struct conn	*conn_new_client(int fd, const struct sockaddr *, socklen_t,
 void		 conn_free(struct conn *);
 
 struct evbuffer	*conn_input(struct conn *);
+/*
+ * Where to write output.  What is written during one turn of the event
+ * loop leaves at the end of that turn, all at once: one write (one TLS
+ * record) per connection however many stanzas it got, which is what
+ * keeps a busy server's syscalls and records per stanza below one.
+ */
 struct evbuffer	*conn_output(struct conn *);
 size_t		 conn_pending(struct conn *);	/* bytes not yet sent */
+/* Sends what conn_output() holds now instead of at the turn's end. */
+void		 conn_flush(struct conn *);
+/* Frees the flush event and the spare buffers (at exit, conns gone). */
+void		 conn_cleanup(void);
 /* Stop/resume reading (backpressure, or before a TLS switch). */
 void		 conn_pause(struct conn *, int paused);
 /*

@@ -20,6 +20,7 @@
 
 #include "authlimit.h"
 #include "conf.h"
+#include "conn.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
@@ -274,6 +275,7 @@ run(int foreground)
 	authlimit_free();
 	module_stop();
 	s2s_free();
+	conn_cleanup();
 	loop_free();
 	if (conf->pid_file != NULL)
 		unlink(conf->pid_file);
