@@ -26,12 +26,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/queue.h>
+
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <expat.h>
+#include <openssl/rand.h>
 
 #include "codec.h"
 #include "conf.h"
 #include "log.h"
+#include "loop.h"
 #include "stanza.h"
 #include "xmalloc.h"
 
@@ -42,6 +47,7 @@
 #define NS_SEP		'\xff'
 #define FEED_SLICE	4096	/* bytes per XML_Parse call */
 #define DEFER_AFTER	(64 * 1024)	/* see feed_slice */
+#define REST_MS		2000	/* a parser idle this long is freed */
 
 /* Where the bytes after the last event expat reported stand. */
 enum tok_state {
@@ -104,7 +110,22 @@ struct xml_codec {
 	int			 failed;
 	int			 paused;
 	int			 want_restart;
+
+	/* On the resting list: parser idle since rest_since (ms). */
+	int			 resting;
+	uint64_t		 rest_since;
+	TAILQ_ENTRY(xml_codec)	 rest_entry;
 };
+
+/*
+ * Parsers of sessions between stanzas, oldest first.  A parser (about
+ * 10 KiB in expat) is freed once its session has sent nothing for
+ * REST_MS, so that idle sessions hold none; a session that keeps
+ * talking keeps its parser instead of paying a new one, its hash salt
+ * and the replayed stream header for each stanza.
+ */
+static TAILQ_HEAD(, xml_codec)	 resting = TAILQ_HEAD_INITIALIZER(resting);
+static struct event		*rest_ev;
 
 static void
 fail(struct xml_codec *c, const char *cond, const char *fmt, ...)
@@ -199,11 +220,27 @@ decls_clear(struct xml_codec *c)
 
 /* Forgets the stream: the next bytes start a new one.  Not in a handler. */
 static void
-stream_reset(struct xml_codec *c)
+rest_end(struct xml_codec *c)
 {
+	if (c->resting) {
+		TAILQ_REMOVE(&resting, c, rest_entry);
+		c->resting = 0;
+	}
+}
+
+static void
+parser_free(struct xml_codec *c)
+{
+	rest_end(c);
 	if (c->p != NULL)
 		XML_ParserFree(c->p);
 	c->p = NULL;
+}
+
+static void
+stream_reset(struct xml_codec *c)
+{
+	parser_free(c);
 	tree_clear(c);
 	decls_clear(c);
 	stanza_unref(c->hdr);
@@ -559,6 +596,25 @@ on_cdata(void *ud)
 		    "elements");
 }
 
+/*
+ * Expat salts its hash tables (against crafted colliding names) with
+ * arc4random and a getenv for each new parser: a system call and more
+ * per stanza on a session whose parser comes and goes (parser_idle).
+ * One secret drawn at the first parser, stepped per parser, salts them
+ * as unpredictably for a peer.
+ */
+static unsigned long
+hash_salt(void)
+{
+	static unsigned long	secret, n;
+
+	if (secret == 0 && RAND_bytes((unsigned char *)&secret,
+	    sizeof(secret)) != 1)
+		fatalx("codec_xml: RAND_bytes failed");
+	n++;
+	return (secret ^ (n * 0x9e3779b97f4a7c15UL)) | 1;
+}
+
 static void
 parser_start(struct xml_codec *c)
 {
@@ -566,6 +622,7 @@ parser_start(struct xml_codec *c)
 
 	if ((p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
 		fatalx("XML_ParserCreateNS: out of memory");
+	XML_SetHashSalt(p, hash_salt());
 	XML_SetUserData(p, c);
 	XML_SetElementHandler(p, on_start, on_end);
 	XML_SetCharacterDataHandler(p, on_text);
@@ -664,17 +721,80 @@ parser_prime(struct xml_codec *c)
  * expat) is freed; parser_prime brings it back when bytes arrive.
  */
 static void
+parser_rest_free(struct xml_codec *c)
+{
+	parser_free(c);
+	free(c->text);
+	c->text = NULL;
+	c->textlen = c->textcap = 0;
+}
+
+static void rest_schedule(void);
+
+static void
+rest_sweep(evutil_socket_t fd, short ev, void *arg)
+{
+	struct xml_codec	*c;
+	uint64_t		 now = loop_now_ms();
+
+	while ((c = TAILQ_FIRST(&resting)) != NULL &&
+	    now - c->rest_since >= REST_MS)
+		parser_rest_free(c);
+	rest_schedule();
+}
+
+/* The sweep runs when the oldest resting parser is due. */
+static void
+rest_schedule(void)
+{
+	struct xml_codec	*c;
+	struct timeval		 tv;
+	uint64_t		 due, now;
+
+	if ((c = TAILQ_FIRST(&resting)) == NULL)
+		return;
+	if (rest_ev == NULL) {
+		if ((rest_ev = evtimer_new(loop_base(), rest_sweep, NULL)) ==
+		    NULL)
+			fatalx("codec_xml: evtimer_new");
+		loop_on_free(codec_xml_cleanup);
+	}
+	if (evtimer_pending(rest_ev, NULL))
+		return;
+	now = loop_now_ms();
+	due = c->rest_since + REST_MS;
+	due = due > now ? due - now : 0;
+	tv.tv_sec = (time_t)(due / 1000);
+	tv.tv_usec = (suseconds_t)(due % 1000) * 1000 + 10000;
+	evtimer_add(rest_ev, &tv);
+}
+
+static void
 parser_idle(struct xml_codec *c)
 {
 	if (c->p == NULL || c->depth != 1 || c->hdr == NULL ||
 	    c->boundary != c->fed || c->failed || c->paused ||
-	    c->want_restart)
+	    c->want_restart || c->resting)
 		return;
-	XML_ParserFree(c->p);
-	c->p = NULL;
-	free(c->text);
-	c->text = NULL;
-	c->textlen = c->textcap = 0;
+	if (loop_base() == NULL) {
+		/* no event loop (tools): nothing would free it later */
+		parser_rest_free(c);
+		return;
+	}
+	c->resting = 1;
+	c->rest_since = loop_now_ms();
+	TAILQ_INSERT_TAIL(&resting, c, rest_entry);
+	rest_schedule();
+}
+
+void
+codec_xml_cleanup(void)
+{
+	while (!TAILQ_EMPTY(&resting))
+		parser_rest_free(TAILQ_FIRST(&resting));
+	if (rest_ev != NULL)
+		event_free(rest_ev);
+	rest_ev = NULL;
 }
 
 /*
@@ -833,6 +953,8 @@ xml_feed(void *arg, const char *buf, size_t len)
 	struct xml_codec	*c = arg;
 	long			 n;
 
+	if (len > 0)
+		rest_end(c);		/* talking again: keeps its parser */
 	while (!c->failed && !c->paused && len > 0) {
 		n = feed_slice(c, buf, len < FEED_SLICE ? len : FEED_SLICE);
 		if (n == -1)
@@ -842,9 +964,7 @@ xml_feed(void *arg, const char *buf, size_t len)
 	}
 	if (c->failed) {
 		/* Nothing more will be parsed: drop what was held for it. */
-		if (c->p != NULL)
-			XML_ParserFree(c->p);
-		c->p = NULL;
+		parser_free(c);
 		tree_clear(c);
 		return -1;
 	}

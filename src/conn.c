@@ -204,9 +204,12 @@ conn_output(struct conn *c)
 	    (c->stage = npool > 0 ? pool[--npool] : evbuffer_new()) == NULL)
 		fatalx("conn: evbuffer_new");
 	if (!c->dirty) {
-		if (flush_ev == NULL && (flush_ev = event_new(loop_base(), -1,
-		    0, flush_cb, NULL)) == NULL)
-			fatalx("conn: event_new");
+		if (flush_ev == NULL) {
+			if ((flush_ev = event_new(loop_base(), -1, 0, flush_cb,
+			    NULL)) == NULL)
+				fatalx("conn: event_new");
+			loop_on_free(conn_cleanup);
+		}
 		if (TAILQ_EMPTY(&flushq))
 			event_active(flush_ev, EV_TIMEOUT, 0);
 		c->dirty = 1;

@@ -69,7 +69,7 @@ struct evbuffer	*conn_output(struct conn *);
 size_t		 conn_pending(struct conn *);	/* bytes not yet sent */
 /* Sends what conn_output() holds now instead of at the turn's end. */
 void		 conn_flush(struct conn *);
-/* Frees the flush event and the spare buffers (at exit, conns gone). */
+/* Frees the flush event and the spare buffers (run by loop_free()). */
 void		 conn_cleanup(void);
 /* Stop/resume reading (backpressure, or before a TLS switch). */
 void		 conn_pause(struct conn *, int paused);

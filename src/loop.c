@@ -4,6 +4,7 @@
  * next loop iteration, after the callback that queued the object.
  */
 #include <stdlib.h>
+#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -28,6 +29,8 @@ static const struct tern_conf	*cur_conf;
 static struct tern_limits	 limits;
 static struct event		*trim_ev;
 static unsigned			 trim_interval;
+static void			(*on_free[8])(void);
+static size_t			 non_free;
 
 /* Free heap worth giving back to the system. */
 #define TRIM_MIN	(4 * 1024 * 1024)
@@ -96,9 +99,27 @@ trim_arm(unsigned interval)
 }
 
 void
+loop_on_free(void (*fn)(void))
+{
+	size_t	i;
+
+	for (i = 0; i < non_free; i++)
+		if (on_free[i] == fn)
+			return;
+	if (non_free == sizeof(on_free) / sizeof(on_free[0]))
+		fatalx("loop: too many loop_on_free callbacks");
+	on_free[non_free++] = fn;
+}
+
+void
 loop_free(void)
 {
+	size_t	i;
+
 	loop_reap();
+	for (i = 0; i < non_free; i++)
+		on_free[i]();
+	non_free = 0;
 	if (trim_ev != NULL)
 		event_free(trim_ev);
 	trim_ev = NULL;
@@ -112,6 +133,15 @@ loop_free(void)
 	capqueue = 0;
 	reaper = NULL;
 	base = NULL;
+}
+
+uint64_t
+loop_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct event_base *

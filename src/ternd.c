@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "authlimit.h"
+#include "codec.h"
 #include "conf.h"
 #include "conn.h"
 #include "listen.h"
@@ -275,7 +276,6 @@ run(int foreground)
 	authlimit_free();
 	module_stop();
 	s2s_free();
-	conn_cleanup();
 	loop_free();
 	if (conf->pid_file != NULL)
 		unlink(conf->pid_file);
