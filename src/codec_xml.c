@@ -20,13 +20,13 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -47,7 +47,6 @@
 #define NS_SEP		'\xff'
 #define FEED_SLICE	4096	/* bytes per XML_Parse call */
 #define DEFER_AFTER	(64 * 1024)	/* see feed_slice */
-#define REST_MS		2000	/* a parser idle this long is freed */
 
 /* Where the bytes after the last event expat reported stand. */
 enum tok_state {
@@ -117,13 +116,7 @@ struct xml_codec {
 	TAILQ_ENTRY(xml_codec)	 rest_entry;
 };
 
-/*
- * Parsers of sessions between stanzas, oldest first.  A parser (about
- * 10 KiB in expat) is freed once its session has sent nothing for
- * REST_MS, so that idle sessions hold none; a session that keeps
- * talking keeps its parser instead of paying a new one, its hash salt
- * and the replayed stream header for each stanza.
- */
+/* Parsers of sessions between stanzas, oldest first (parser_idle). */
 static TAILQ_HEAD(, xml_codec)	 resting = TAILQ_HEAD_INITIALIZER(resting);
 static struct event		*rest_ev;
 
@@ -218,7 +211,7 @@ decls_clear(struct xml_codec *c)
 	c->hdr_default = c->hdr_prefix = HDR_NS_NONE;
 }
 
-/* Forgets the stream: the next bytes start a new one.  Not in a handler. */
+/* Takes c off the resting list (see parser_idle). */
 static void
 rest_end(struct xml_codec *c)
 {
@@ -237,6 +230,7 @@ parser_free(struct xml_codec *c)
 	c->p = NULL;
 }
 
+/* Forgets the stream: the next bytes start a new one.  Not in a handler. */
 static void
 stream_reset(struct xml_codec *c)
 {
@@ -598,21 +592,19 @@ on_cdata(void *ud)
 
 /*
  * Expat salts its hash tables (against crafted colliding names) with
- * arc4random and a getenv for each new parser: a system call and more
- * per stanza on a session whose parser comes and goes (parser_idle).
- * One secret drawn at the first parser, stepped per parser, salts them
- * as unpredictably for a peer.
+ * arc4random, a system call here, and a getenv for each new parser,
+ * which parser_idle makes once per burst of stanzas; OpenSSL's DRBG
+ * gives an independent salt without either.
  */
 static unsigned long
 hash_salt(void)
 {
-	static unsigned long	secret, n;
+	unsigned long	salt = 0;
 
-	if (secret == 0 && RAND_bytes((unsigned char *)&secret,
-	    sizeof(secret)) != 1)
-		fatalx("codec_xml: RAND_bytes failed");
-	n++;
-	return (secret ^ (n * 0x9e3779b97f4a7c15UL)) | 1;
+	while (salt == 0)	/* 0 would make expat draw its own */
+		if (RAND_bytes((unsigned char *)&salt, sizeof(salt)) != 1)
+			fatalx("codec_xml: RAND_bytes failed");
+	return salt;
 }
 
 static void
@@ -716,10 +708,6 @@ parser_prime(struct xml_codec *c)
 		free(o.p);
 }
 
-/*
- * Between stanzas, with every byte parsed, the parser (about 10 KiB in
- * expat) is freed; parser_prime brings it back when bytes arrive.
- */
 static void
 parser_rest_free(struct xml_codec *c)
 {
@@ -729,7 +717,7 @@ parser_rest_free(struct xml_codec *c)
 	c->textlen = c->textcap = 0;
 }
 
-static void rest_schedule(void);
+static void	rest_schedule(void);
 
 static void
 rest_sweep(evutil_socket_t fd, short ev, void *arg)
@@ -738,12 +726,33 @@ rest_sweep(evutil_socket_t fd, short ev, void *arg)
 	uint64_t		 now = loop_now_ms();
 
 	while ((c = TAILQ_FIRST(&resting)) != NULL &&
-	    now - c->rest_since >= REST_MS)
+	    now - c->rest_since >= (uint64_t)c->lim->parser_keep * 1000)
 		parser_rest_free(c);
 	rest_schedule();
 }
 
-/* The sweep runs when the oldest resting parser is due. */
+static void
+codec_xml_cleanup(void)
+{
+	while (!TAILQ_EMPTY(&resting))
+		parser_rest_free(TAILQ_FIRST(&resting));
+	if (rest_ev != NULL)
+		event_free(rest_ev);
+	rest_ev = NULL;
+}
+
+size_t
+codec_xml_resting(void)
+{
+	struct xml_codec	*c;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(c, &resting, rest_entry)
+		n++;
+	return n;
+}
+
+/* The sweep runs when the oldest resting parser is due (10 ms late). */
 static void
 rest_schedule(void)
 {
@@ -762,13 +771,25 @@ rest_schedule(void)
 	if (evtimer_pending(rest_ev, NULL))
 		return;
 	now = loop_now_ms();
-	due = c->rest_since + REST_MS;
-	due = due > now ? due - now : 0;
+	due = c->rest_since + (uint64_t)c->lim->parser_keep * 1000;
+	due = (due > now ? due - now : 0) + 10;
 	tv.tv_sec = (time_t)(due / 1000);
-	tv.tv_usec = (suseconds_t)(due % 1000) * 1000 + 10000;
+	tv.tv_usec = (suseconds_t)(due % 1000) * 1000;
 	evtimer_add(rest_ev, &tv);
 }
 
+/*
+ * Between stanzas, with every byte parsed, the parser (about 10 KiB in
+ * expat) may go; parser_prime brings it back when bytes arrive.  It goes
+ * after parser_keep seconds of silence (the resting list, oldest first),
+ * so that an idle session holds none while a talking one does not pay a
+ * new parser and a replayed header per stanza.  It goes at once when
+ * there is no event loop to free it later (tools), when parser_keep is
+ * 0, and when it has taken more than max_stanza_size since it was made:
+ * expat keeps every element and attribute name it has seen until it is
+ * freed, so a session that never falls silent must not keep one parser
+ * for ever.
+ */
 static void
 parser_idle(struct xml_codec *c)
 {
@@ -776,8 +797,8 @@ parser_idle(struct xml_codec *c)
 	    c->boundary != c->fed || c->failed || c->paused ||
 	    c->want_restart || c->resting)
 		return;
-	if (loop_base() == NULL) {
-		/* no event loop (tools): nothing would free it later */
+	if (loop_base() == NULL || c->lim->parser_keep == 0 ||
+	    (unsigned long long)c->fed > c->lim->stanza_size) {
 		parser_rest_free(c);
 		return;
 	}
@@ -785,16 +806,6 @@ parser_idle(struct xml_codec *c)
 	c->rest_since = loop_now_ms();
 	TAILQ_INSERT_TAIL(&resting, c, rest_entry);
 	rest_schedule();
-}
-
-void
-codec_xml_cleanup(void)
-{
-	while (!TAILQ_EMPTY(&resting))
-		parser_rest_free(TAILQ_FIRST(&resting));
-	if (rest_ev != NULL)
-		event_free(rest_ev);
-	rest_ev = NULL;
 }
 
 /*

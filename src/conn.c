@@ -5,6 +5,12 @@
  * output buffer, then replaces the plain bufferevent with a TLS one on
  * the same socket; reading is paused in between so the ClientHello stays
  * in the kernel for OpenSSL to read.
+ *
+ * Output goes to a staging buffer per connection (conn_output), taken
+ * from a small pool; the connections written to are listed and flushed
+ * together at the end of the loop turn by an event made active with the
+ * first write (libevent runs it after the callbacks already active in
+ * that turn).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -44,6 +50,7 @@ static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
 static void	event_cb(struct bufferevent *, short, void *);
 static void	stage_put(struct conn *);
+static void	conn_flush(struct conn *);
 
 void
 conn_log(const struct conn *c, int level, const char *fmt, ...)
@@ -187,16 +194,22 @@ flush_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn	*c;
 
-	/* a flush may close a session, whose goodbyes join the queue */
 	while ((c = TAILQ_FIRST(&flushq)) != NULL)
 		conn_flush(c);
 }
 
-/*
- * The flush runs as an event made active now: libevent runs it after
- * the callbacks already active in this turn, so every stanza routed
- * while reading this turn's input is written before the next wait.
- */
+static void
+conn_cleanup(void)
+{
+	while (!TAILQ_EMPTY(&flushq))
+		stage_put(TAILQ_FIRST(&flushq));
+	while (npool > 0)
+		evbuffer_free(pool[--npool]);
+	if (flush_ev != NULL)
+		event_free(flush_ev);
+	flush_ev = NULL;
+}
+
 struct evbuffer *
 conn_output(struct conn *c)
 {
@@ -235,7 +248,8 @@ stage_put(struct conn *c)
 	c->stage = NULL;
 }
 
-void
+/* Hands what c->stage holds to the bufferevent (or the socket) now. */
+static void
 conn_flush(struct conn *c)
 {
 	struct evbuffer	*out;
@@ -249,9 +263,12 @@ conn_flush(struct conn *c)
 			 * Plaintext with nothing queued: write now rather than
 			 * arm the write event for the next turn.  What the
 			 * socket does not take (or an error) goes to the
-			 * bufferevent, which retries and reports.
+			 * bufferevent, which retries and reports.  Not while
+			 * closing or switching to TLS: only write_cb, after
+			 * the bufferevent drains, finishes those.
 			 */
-			if (evbuffer_get_length(out) == 0)
+			if (evbuffer_get_length(out) == 0 && !c->closing &&
+			    !c->starttls)
 				(void)evbuffer_write(c->stage, c->fd);
 		} else if (len <= PULLUP_MAX)
 			/* bufferevent_openssl does one SSL_write per piece */
@@ -260,16 +277,6 @@ conn_flush(struct conn *c)
 			evbuffer_add_buffer(out, c->stage);
 	}
 	stage_put(c);
-}
-
-void
-conn_cleanup(void)
-{
-	while (npool > 0)
-		evbuffer_free(pool[--npool]);
-	if (flush_ev != NULL)
-		event_free(flush_ev);
-	flush_ev = NULL;
 }
 
 size_t

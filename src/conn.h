@@ -60,25 +60,27 @@ void		 conn_free(struct conn *);
 
 struct evbuffer	*conn_input(struct conn *);
 /*
- * Where to write output.  What is written during one turn of the event
- * loop leaves at the end of that turn, all at once: one write (one TLS
- * record) per connection however many stanzas it got, which is what
- * keeps a busy server's syscalls and records per stanza below one.
+ * Where to write output: a staging buffer, handed over at the end of the
+ * loop turn, all of it at once.  Plaintext is then written at once (no
+ * write event armed for the next turn); over TLS it becomes one piece,
+ * so one SSL_write and one record however many stanzas it holds, where
+ * bufferevent_openssl writes a record per buffer chain (1 to 4 KiB).
  */
 struct evbuffer	*conn_output(struct conn *);
 size_t		 conn_pending(struct conn *);	/* bytes not yet sent */
-/* Sends what conn_output() holds now instead of at the turn's end. */
-void		 conn_flush(struct conn *);
-/* Frees the flush event and the spare buffers (run by loop_free()). */
-void		 conn_cleanup(void);
 /* Stop/resume reading (backpressure, or before a TLS switch). */
 void		 conn_pause(struct conn *, int paused);
 /*
  * Switches to TLS with ssl once what is in the output buffer is sent
- * (the <proceed/>).  Takes ownership of ssl.  CONN_EV_TLS_READY follows.
+ * (the <proceed/>), possibly before it returns.  Takes ownership of ssl.
+ * CONN_EV_TLS_READY follows.
  */
 void		 conn_starttls(struct conn *, SSL *ssl);
-/* Sends what is queued, then closes; CONN_EV_CLOSED follows. */
+/*
+ * Sends what is queued, then closes; CONN_EV_CLOSED follows, possibly
+ * before conn_close returns (nothing left to send): the owner must not
+ * free the conn from that callback (frees go through the reaper).
+ */
 void		 conn_close(struct conn *);
 /* Sets the JID shown in log lines. */
 void		 conn_set_label(struct conn *, const char *);

@@ -5,9 +5,12 @@
  */
 #include <stdlib.h>
 #include <time.h>
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
 #include <malloc.h>
+#define HAVE_MALLINFO2	1
 #endif
+#include <stdio.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -61,24 +64,49 @@ loop_init(void)
 		fatalx("loop: evtimer_new");
 }
 
+/* RSS in bytes, from /proc; 0 if unknown. */
+static size_t
+rss_bytes(void)
+{
+	FILE		*f;
+	unsigned long	 size, resident;
+	int		 n;
+
+	if ((f = fopen("/proc/self/statm", "r")) == NULL)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	return n == 2 ? (size_t)resident * (size_t)getpagesize() : 0;
+}
+
 /*
  * glibc returns freed memory to the system only from the top of its
  * heap: after a peak (thousands of sessions closing at once) one live
  * block above the freed ones keeps the process at its peak RSS.  Seen:
  * 3,000 TLS sessions closed, 73 MiB resident, 12.7 MiB after
  * malloc_trim(), which hands back every free page wherever it lies.
+ * Trimmed chunks still count as free, so a trim is redone only when
+ * the free heap or the RSS has grown by TRIM_MIN since the last one.
  */
 static void
 trim_cb(int fd, short ev, void *arg)
 {
-#ifdef __GLIBC__
-	struct mallinfo2	mi = mallinfo2();
+#ifdef HAVE_MALLINFO2
+	static size_t		 last_free, last_rss;
+	struct mallinfo2	 mi = mallinfo2();
+	size_t			 rss = rss_bytes();
+	uint64_t		 t0;
 
-	if (mi.fordblks < TRIM_MIN)
+	if (mi.fordblks < TRIM_MIN || (mi.fordblks < last_free + TRIM_MIN &&
+	    rss < last_rss + TRIM_MIN))
 		return;
+	t0 = loop_now_ms();
 	malloc_trim(0);
-	log_debug("memory: gave back free heap pages (%zu KiB free)",
-	    mi.fordblks / 1024);
+	last_free = mi.fordblks;
+	last_rss = rss_bytes();
+	log_debug("memory: gave back free heap pages: RSS %zu -> %zu KiB, "
+	    "%zu KiB free in the heap, %llu ms", rss / 1024, last_rss / 1024,
+	    mi.fordblks / 1024, (unsigned long long)(loop_now_ms() - t0));
 #endif
 }
 

@@ -19,9 +19,7 @@
 #include <event2/event.h>
 
 #include "authlimit.h"
-#include "codec.h"
 #include "conf.h"
-#include "conn.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
