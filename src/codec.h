@@ -95,7 +95,5 @@ void	codec_xml_serialize(const struct stanza *st, struct evbuffer *out,
  * or NULL if the text is not exactly well-formed XML for one element.
  */
 struct stanza	*codec_xml_parse_one(const char *xml, size_t len);
-/* Parsers kept between stanzas, waiting for parser_keep to pass. */
-size_t		 codec_xml_resting(void);
 
 #endif

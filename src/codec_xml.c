@@ -20,8 +20,6 @@
  */
 #include "config.h"
 
-#include <sys/queue.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +27,11 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <expat.h>
-#include <openssl/rand.h>
 
 #include "codec.h"
 #include "conf.h"
 #include "log.h"
-#include "loop.h"
 #include "stanza.h"
 #include "xmalloc.h"
 
@@ -109,16 +104,7 @@ struct xml_codec {
 	int			 failed;
 	int			 paused;
 	int			 want_restart;
-
-	/* On the resting list: parser idle since rest_since (ms). */
-	int			 resting;
-	uint64_t		 rest_since;
-	TAILQ_ENTRY(xml_codec)	 rest_entry;
 };
-
-/* Parsers of sessions between stanzas, oldest first (parser_idle). */
-static TAILQ_HEAD(, xml_codec)	 resting = TAILQ_HEAD_INITIALIZER(resting);
-static struct event		*rest_ev;
 
 static void
 fail(struct xml_codec *c, const char *cond, const char *fmt, ...)
@@ -211,30 +197,13 @@ decls_clear(struct xml_codec *c)
 	c->hdr_default = c->hdr_prefix = HDR_NS_NONE;
 }
 
-/* Takes c off the resting list (see parser_idle). */
-static void
-rest_end(struct xml_codec *c)
-{
-	if (c->resting) {
-		TAILQ_REMOVE(&resting, c, rest_entry);
-		c->resting = 0;
-	}
-}
-
-static void
-parser_free(struct xml_codec *c)
-{
-	rest_end(c);
-	if (c->p != NULL)
-		XML_ParserFree(c->p);
-	c->p = NULL;
-}
-
 /* Forgets the stream: the next bytes start a new one.  Not in a handler. */
 static void
 stream_reset(struct xml_codec *c)
 {
-	parser_free(c);
+	if (c->p != NULL)
+		XML_ParserFree(c->p);
+	c->p = NULL;
 	tree_clear(c);
 	decls_clear(c);
 	stanza_unref(c->hdr);
@@ -590,23 +559,6 @@ on_cdata(void *ud)
 		    "elements");
 }
 
-/*
- * Expat salts its hash tables (against crafted colliding names) with
- * arc4random, a system call here, and a getenv for each new parser,
- * which parser_idle makes once per burst of stanzas; OpenSSL's DRBG
- * gives an independent salt without either.
- */
-static unsigned long
-hash_salt(void)
-{
-	unsigned long	salt = 0;
-
-	while (salt == 0)	/* 0 would make expat draw its own */
-		if (RAND_bytes((unsigned char *)&salt, sizeof(salt)) != 1)
-			fatalx("codec_xml: RAND_bytes failed");
-	return salt;
-}
-
 static void
 parser_start(struct xml_codec *c)
 {
@@ -614,7 +566,6 @@ parser_start(struct xml_codec *c)
 
 	if ((p = XML_ParserCreateNS("UTF-8", NS_SEP)) == NULL)
 		fatalx("XML_ParserCreateNS: out of memory");
-	XML_SetHashSalt(p, hash_salt());
 	XML_SetUserData(p, c);
 	XML_SetElementHandler(p, on_start, on_end);
 	XML_SetCharacterDataHandler(p, on_text);
@@ -708,104 +659,22 @@ parser_prime(struct xml_codec *c)
 		free(o.p);
 }
 
-static void
-parser_rest_free(struct xml_codec *c)
-{
-	parser_free(c);
-	free(c->text);
-	c->text = NULL;
-	c->textlen = c->textcap = 0;
-}
-
-static void	rest_schedule(void);
-
-static void
-rest_sweep(evutil_socket_t fd, short ev, void *arg)
-{
-	struct xml_codec	*c;
-	uint64_t		 now = loop_now_ms();
-
-	while ((c = TAILQ_FIRST(&resting)) != NULL &&
-	    now - c->rest_since >= (uint64_t)c->lim->parser_keep * 1000)
-		parser_rest_free(c);
-	rest_schedule();
-}
-
-static void
-codec_xml_cleanup(void)
-{
-	while (!TAILQ_EMPTY(&resting))
-		parser_rest_free(TAILQ_FIRST(&resting));
-	if (rest_ev != NULL)
-		event_free(rest_ev);
-	rest_ev = NULL;
-}
-
-size_t
-codec_xml_resting(void)
-{
-	struct xml_codec	*c;
-	size_t			 n = 0;
-
-	TAILQ_FOREACH(c, &resting, rest_entry)
-		n++;
-	return n;
-}
-
-/* The sweep runs when the oldest resting parser is due (10 ms late). */
-static void
-rest_schedule(void)
-{
-	struct xml_codec	*c;
-	struct timeval		 tv;
-	uint64_t		 due, now;
-
-	if ((c = TAILQ_FIRST(&resting)) == NULL)
-		return;
-	if (rest_ev == NULL) {
-		if ((rest_ev = evtimer_new(loop_base(), rest_sweep, NULL)) ==
-		    NULL)
-			fatalx("codec_xml: evtimer_new");
-		loop_on_free(codec_xml_cleanup);
-	}
-	if (evtimer_pending(rest_ev, NULL))
-		return;
-	now = loop_now_ms();
-	due = c->rest_since + (uint64_t)c->lim->parser_keep * 1000;
-	due = (due > now ? due - now : 0) + 10;
-	tv.tv_sec = (time_t)(due / 1000);
-	tv.tv_usec = (suseconds_t)(due % 1000) * 1000;
-	evtimer_add(rest_ev, &tv);
-}
-
 /*
  * Between stanzas, with every byte parsed, the parser (about 10 KiB in
- * expat) may go; parser_prime brings it back when bytes arrive.  It goes
- * after parser_keep seconds of silence (the resting list, oldest first),
- * so that an idle session holds none while a talking one does not pay a
- * new parser and a replayed header per stanza.  It goes at once when
- * there is no event loop to free it later (tools), when parser_keep is
- * 0, and when it has taken more than max_stanza_size since it was made:
- * expat keeps every element and attribute name it has seen until it is
- * freed, so a session that never falls silent must not keep one parser
- * for ever.
+ * expat) is freed; parser_prime brings it back when bytes arrive.
  */
 static void
 parser_idle(struct xml_codec *c)
 {
 	if (c->p == NULL || c->depth != 1 || c->hdr == NULL ||
 	    c->boundary != c->fed || c->failed || c->paused ||
-	    c->want_restart || c->resting)
+	    c->want_restart)
 		return;
-	if (loop_base() == NULL || c->lim->parser_keep == 0 ||
-	    (unsigned long long)c->fed > c->lim->stanza_size) {
-		parser_rest_free(c);
-		return;
-	}
-	c->resting = 1;
-	c->rest_since = loop_now_ms();
-	TAILQ_INSERT_TAIL(&resting, c, rest_entry);
-	rest_schedule();
+	XML_ParserFree(c->p);
+	c->p = NULL;
+	free(c->text);
+	c->text = NULL;
+	c->textlen = c->textcap = 0;
 }
 
 /*
@@ -964,8 +833,6 @@ xml_feed(void *arg, const char *buf, size_t len)
 	struct xml_codec	*c = arg;
 	long			 n;
 
-	if (len > 0)
-		rest_end(c);		/* talking again: keeps its parser */
 	while (!c->failed && !c->paused && len > 0) {
 		n = feed_slice(c, buf, len < FEED_SLICE ? len : FEED_SLICE);
 		if (n == -1)
@@ -975,7 +842,9 @@ xml_feed(void *arg, const char *buf, size_t len)
 	}
 	if (c->failed) {
 		/* Nothing more will be parsed: drop what was held for it. */
-		parser_free(c);
+		if (c->p != NULL)
+			XML_ParserFree(c->p);
+		c->p = NULL;
 		tree_clear(c);
 		return -1;
 	}

@@ -25,7 +25,6 @@ struct tern_limits {
 	unsigned	auth_fail_address; /* auth_failures_per_address */
 	unsigned	auth_fail_account; /* auth_failures_per_account */
 	unsigned	auth_fail_window;  /* auth_failure_window: seconds */
-	unsigned	parser_keep;	/* parser_keep: seconds, 0 free at once */
 };
 
 enum conf_listen_kind {

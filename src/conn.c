@@ -5,12 +5,6 @@
  * output buffer, then replaces the plain bufferevent with a TLS one on
  * the same socket; reading is paused in between so the ClientHello stays
  * in the kernel for OpenSSL to read.
- *
- * Output goes to a staging buffer per connection (conn_output), taken
- * from a small pool; the connections written to are listed and flushed
- * together at the end of the loop turn by an event made active with the
- * first write (libevent runs it after the callbacks already active in
- * that turn).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,22 +29,12 @@
 #include "xmalloc.h"
 
 #define CLOSE_TIMEOUT	5	/* seconds to flush before a hard close */
-#define STAGE_POOL	256	/* empty staging buffers kept for reuse */
-#define PULLUP_MAX	65536	/* joined into one piece for one TLS write */
 
 static uint64_t	next_id = 1;
-
-/* Connections written to during this loop turn, flushed at its end. */
-static TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
-static struct event		*flush_ev;
-static struct evbuffer		*pool[STAGE_POOL];
-static int			 npool;
 
 static void	read_cb(struct bufferevent *, void *);
 static void	write_cb(struct bufferevent *, void *);
 static void	event_cb(struct bufferevent *, short, void *);
-static void	stage_put(struct conn *);
-static void	conn_flush(struct conn *);
 
 void
 conn_log(const struct conn *c, int level, const char *fmt, ...)
@@ -170,7 +154,6 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
-	stage_put(c);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* TLS: frees SSL, closes fd */
 	if (c->ssl == NULL || c->starttls) {
@@ -189,101 +172,16 @@ conn_input(struct conn *c)
 	return bufferevent_get_input(c->bev);
 }
 
-static void
-flush_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct conn	*c;
-
-	while ((c = TAILQ_FIRST(&flushq)) != NULL)
-		conn_flush(c);
-}
-
-static void
-conn_cleanup(void)
-{
-	while (!TAILQ_EMPTY(&flushq))
-		stage_put(TAILQ_FIRST(&flushq));
-	while (npool > 0)
-		evbuffer_free(pool[--npool]);
-	if (flush_ev != NULL)
-		event_free(flush_ev);
-	flush_ev = NULL;
-}
-
 struct evbuffer *
 conn_output(struct conn *c)
 {
-	if (c->stage == NULL &&
-	    (c->stage = npool > 0 ? pool[--npool] : evbuffer_new()) == NULL)
-		fatalx("conn: evbuffer_new");
-	if (!c->dirty) {
-		if (flush_ev == NULL) {
-			if ((flush_ev = event_new(loop_base(), -1, 0, flush_cb,
-			    NULL)) == NULL)
-				fatalx("conn: event_new");
-			loop_on_free(conn_cleanup);
-		}
-		if (TAILQ_EMPTY(&flushq))
-			event_active(flush_ev, EV_TIMEOUT, 0);
-		c->dirty = 1;
-		TAILQ_INSERT_TAIL(&flushq, c, flush_entry);
-	}
-	return c->stage;
-}
-
-static void
-stage_put(struct conn *c)
-{
-	if (c->dirty) {
-		TAILQ_REMOVE(&flushq, c, flush_entry);
-		c->dirty = 0;
-	}
-	if (c->stage == NULL)
-		return;
-	evbuffer_drain(c->stage, evbuffer_get_length(c->stage));
-	if (npool < STAGE_POOL)
-		pool[npool++] = c->stage;
-	else
-		evbuffer_free(c->stage);
-	c->stage = NULL;
-}
-
-/* Hands what c->stage holds to the bufferevent (or the socket) now. */
-static void
-conn_flush(struct conn *c)
-{
-	struct evbuffer	*out;
-	size_t		 len;
-
-	if (c->stage != NULL && (len = evbuffer_get_length(c->stage)) > 0 &&
-	    !c->dead) {
-		out = bufferevent_get_output(c->bev);
-		if (c->ssl == NULL || c->starttls) {
-			/*
-			 * Plaintext with nothing queued: write now rather than
-			 * arm the write event for the next turn.  What the
-			 * socket does not take (or an error) goes to the
-			 * bufferevent, which retries and reports.  Not while
-			 * closing or switching to TLS: only write_cb, after
-			 * the bufferevent drains, finishes those.
-			 */
-			if (evbuffer_get_length(out) == 0 && !c->closing &&
-			    !c->starttls)
-				(void)evbuffer_write(c->stage, c->fd);
-		} else if (len <= PULLUP_MAX)
-			/* bufferevent_openssl does one SSL_write per piece */
-			evbuffer_pullup(c->stage, -1);
-		if (evbuffer_get_length(c->stage) > 0)
-			evbuffer_add_buffer(out, c->stage);
-	}
-	stage_put(c);
+	return bufferevent_get_output(c->bev);
 }
 
 size_t
 conn_pending(struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
-	    (c->stage != NULL ? evbuffer_get_length(c->stage) : 0);
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
 void
@@ -331,7 +229,6 @@ conn_starttls(struct conn *c, SSL *ssl)
 	c->ssl = ssl;
 	c->starttls = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	conn_flush(c);			/* the <proceed/> */
 	if (conn_pending(c) == 0)
 		switch_tls(c);
 }
@@ -353,7 +250,6 @@ conn_close(struct conn *c)
 		return;
 	}
 	bufferevent_disable(c->bev, EV_READ);
-	conn_flush(c);
 	if (conn_pending(c) == 0) {
 		dead(c);
 		return;

@@ -8,7 +8,6 @@
 #define TERN_CONN_H
 
 #include <stdint.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -39,10 +38,6 @@ struct conn {
 	char			*tls_err;	/* why TLS failed, or NULL */
 	void			(*cb)(struct conn *, int, void *);
 	void			*arg;
-	/* output written this loop turn, flushed once at its end */
-	struct evbuffer		*stage;
-	int			 dirty;		/* on the flush list */
-	TAILQ_ENTRY(conn)	 flush_entry;
 };
 
 /*
@@ -59,28 +54,16 @@ struct conn	*conn_new_client(int fd, const struct sockaddr *, socklen_t,
 void		 conn_free(struct conn *);
 
 struct evbuffer	*conn_input(struct conn *);
-/*
- * Where to write output: a staging buffer, handed over at the end of the
- * loop turn, all of it at once.  Plaintext is then written at once (no
- * write event armed for the next turn); over TLS it becomes one piece,
- * so one SSL_write and one record however many stanzas it holds, where
- * bufferevent_openssl writes a record per buffer chain (1 to 4 KiB).
- */
 struct evbuffer	*conn_output(struct conn *);
 size_t		 conn_pending(struct conn *);	/* bytes not yet sent */
 /* Stop/resume reading (backpressure, or before a TLS switch). */
 void		 conn_pause(struct conn *, int paused);
 /*
  * Switches to TLS with ssl once what is in the output buffer is sent
- * (the <proceed/>), possibly before it returns.  Takes ownership of ssl.
- * CONN_EV_TLS_READY follows.
+ * (the <proceed/>).  Takes ownership of ssl.  CONN_EV_TLS_READY follows.
  */
 void		 conn_starttls(struct conn *, SSL *ssl);
-/*
- * Sends what is queued, then closes; CONN_EV_CLOSED follows, possibly
- * before conn_close returns (nothing left to send): the owner must not
- * free the conn from that callback (frees go through the reaper).
- */
+/* Sends what is queued, then closes; CONN_EV_CLOSED follows. */
 void		 conn_close(struct conn *);
 /* Sets the JID shown in log lines. */
 void		 conn_set_label(struct conn *, const char *);

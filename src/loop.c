@@ -1,16 +1,18 @@
 /*
  * Event base and reaper.  The reaper is one timer event with a zero
  * timeout, armed when the first object is queued; libevent runs it in the
- * next loop iteration, after the callback that queued the object.
+ * next loop iteration, after the callback that queued the object.  A
+ * second timer gives free heap memory back to the system
+ * (memory_trim_interval, see trim_cb).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
 #include <malloc.h>
 #define HAVE_MALLINFO2	1
 #endif
-#include <stdio.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -32,8 +34,6 @@ static const struct tern_conf	*cur_conf;
 static struct tern_limits	 limits;
 static struct event		*trim_ev;
 static unsigned			 trim_interval;
-static void			(*on_free[8])(void);
-static size_t			 non_free;
 
 /* Free heap worth giving back to the system. */
 #define TRIM_MIN	(4 * 1024 * 1024)
@@ -127,27 +127,9 @@ trim_arm(unsigned interval)
 }
 
 void
-loop_on_free(void (*fn)(void))
-{
-	size_t	i;
-
-	for (i = 0; i < non_free; i++)
-		if (on_free[i] == fn)
-			return;
-	if (non_free == sizeof(on_free) / sizeof(on_free[0]))
-		fatalx("loop: too many loop_on_free callbacks");
-	on_free[non_free++] = fn;
-}
-
-void
 loop_free(void)
 {
-	size_t	i;
-
 	loop_reap();
-	for (i = 0; i < non_free; i++)
-		on_free[i]();
-	non_free = 0;
 	if (trim_ev != NULL)
 		event_free(trim_ev);
 	trim_ev = NULL;

@@ -13,11 +13,6 @@ struct tern_conf;
 struct tern_limits;
 
 struct event_base	*loop_base(void);
-/*
- * Runs fn (once, however often registered) when loop_free() is about to
- * free the event base: for events a file keeps in a static variable.
- */
-void			 loop_on_free(void (*fn)(void));
 /* Milliseconds on a monotonic clock (coarse: a few ms steps). */
 uint64_t		 loop_now_ms(void);
 void			 loop_init(void);

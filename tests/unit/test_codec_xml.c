@@ -12,11 +12,9 @@
 
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
-#include <event2/event.h>
 
 #include "codec.h"
 #include "conf.h"
-#include "loop.h"
 #include "stanza.h"
 
 #define NS_STREAMS_ATTR	"xmlns:stream='http://etherx.jabber.org/streams'"
@@ -1367,76 +1365,4 @@ Test(codec_xml, cdata_between_stanzas_refused)
 	cr_assert_str_eq(r->cond, "bad-format");
 	cr_assert_eq(r->nerr, 1);
 	rec_free(r);
-}
-
-/*
- * With an event loop, a parser between stanzas rests parser_keep
- * seconds before it is freed (without one, as above, it goes at once):
- * a session that keeps talking keeps one parser.  One that has read more
- * than max_stanza_size since it was made is freed at once (expat keeps
- * every name it saw).
- */
-#define MSG	"<message to='a@example.org'><body>hi</body></message>"
-
-static void
-run_loop_for(int ms)
-{
-	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(loop_base(), &tv);
-	event_base_dispatch(loop_base());
-}
-
-Test(codec_xml, idle_parser_rests_then_goes)
-{
-	struct tern_limits	 lim = deflim;
-	struct rec		*r;
-
-	lim.parser_keep = 1;
-	loop_init();
-	r = rec_new(&lim);
-	cr_assert_eq(feed(r, HDR MSG, strlen(HDR MSG)), 0);
-	cr_assert_eq(r->nstanza, 1);
-	cr_assert_eq(codec_xml_resting(), 1, "the parser is kept a while");
-	run_loop_for(500);
-	cr_assert_eq(feed(r, MSG, strlen(MSG)), 0);
-	cr_assert_eq(r->nstanza, 2);
-	cr_assert_eq(codec_xml_resting(), 1);
-	run_loop_for(1300);
-	cr_assert_eq(codec_xml_resting(), 0, "freed after parser_keep");
-	/* it comes back primed with the stream's namespaces */
-	cr_assert_eq(feed(r, MSG, strlen(MSG)), 0);
-	cr_assert_eq(r->nstanza, 3);
-	cr_assert_eq(r->nerr, 0);
-	rec_free(r);
-	cr_assert_eq(codec_xml_resting(), 0, "destroy leaves the list");
-	loop_free();
-}
-
-Test(codec_xml, parser_keep_zero_or_big_parser_freed_at_once)
-{
-	struct tern_limits	 lim = deflim;
-	struct rec		*r;
-	char			 big[2048];
-
-	loop_init();
-	lim.parser_keep = 0;
-	r = rec_new(&lim);
-	cr_assert_eq(feed(r, HDR MSG, strlen(HDR MSG)), 0);
-	cr_assert_eq(codec_xml_resting(), 0);
-	rec_free(r);
-
-	lim.parser_keep = 5;
-	lim.stanza_size = 1024;
-	r = rec_new(&lim);
-	cr_assert_eq(feed(r, HDR MSG, strlen(HDR MSG)), 0);
-	cr_assert_eq(codec_xml_resting(), 1);
-	snprintf(big, sizeof(big), "<message><body>%0900d</body></message>",
-	    0);
-	cr_assert_eq(feed(r, big, strlen(big)), 0);
-	cr_assert_eq(r->nstanza, 2);
-	cr_assert_eq(codec_xml_resting(), 0, "over max_stanza_size read: "
-	    "not kept");
-	rec_free(r);
-	loop_free();
 }
