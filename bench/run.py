@@ -533,12 +533,29 @@ def scenario_table(runner, key):
     return out
 
 
+def block_key(a):
+    """The marker of a run's block: its scenarios, and its servers when
+    not all of them (so that a run of tern alone does not replace the
+    side-by-side tables)."""
+    key = ",".join(a.scenarios)
+    if set(a.servers) != set(servers.KINDS):
+        key += " servers=" + ",".join(a.servers)
+    return key
+
+
+def complete_run(a):
+    return (set(a.scenarios) == set(SCENARIOS) and
+            set(a.servers) == set(servers.KINDS))
+
+
 def report(runner, argv, started, elapsed, pending=None):
     a = runner.args
-    key = ",".join(a.scenarios)
-    lines = [BEGIN % key, "## Side by side: tern, Prosody, ejabberd "
-             "(bench/run.py, %s UTC)" % started.strftime("%Y-%m-%d %H:%M"),
-             ""]
+    key = block_key(a)
+    title = ("Side by side: tern, Prosody, ejabberd"
+             if set(a.servers) == set(servers.KINDS) else
+             "Servers: " + ", ".join(a.servers))
+    lines = [BEGIN % key, "## %s (bench/run.py, %s UTC)" % (
+             title, started.strftime("%Y-%m-%d %H:%M")), ""]
     if a.quick:
         lines += ["**--quick smoke run: sizes too small for the figures "
                   "to mean much; run without --quick for the real "
@@ -591,7 +608,7 @@ def report(runner, argv, started, elapsed, pending=None):
                   "bound.", ""]
     for key in a.scenarios:
         lines += scenario_table(runner, key)
-    lines.append(END % ",".join(a.scenarios))
+    lines.append(END % key)
     return lines
 
 
@@ -755,7 +772,7 @@ def main():
                                          time.monotonic() - t0,
                                          pending=pending),
                            BEGIN[:-7], END[:-7],
-                           replace_all=set(a.scenarios) == set(SCENARIOS))
+                           replace_all=complete_run(a))
             log("wrote %s; raw results in %s (%.0f s)" % (
                 a.out, runner.jsonl, time.monotonic() - t0))
             if runner.failed:

@@ -100,6 +100,7 @@ struct tern_conf {
 	int			 resource_conflict;	/* enum conf_conflict */
 	unsigned		 scram_iterations;
 	size_t			 store_map_size;
+	unsigned		 memory_trim_interval;	/* seconds, 0 off */
 	struct conf_s2s		 s2s;
 };
 

@@ -6,11 +6,15 @@
 #ifndef TERN_LOOP_H
 #define TERN_LOOP_H
 
+#include <stdint.h>
+
 struct event_base;
 struct tern_conf;
 struct tern_limits;
 
 struct event_base	*loop_base(void);
+/* Milliseconds on a monotonic clock (coarse: a few ms steps). */
+uint64_t		 loop_now_ms(void);
 void			 loop_init(void);
 void			 loop_free(void);
 /* Runs fn(arg) once the current callback has returned. */

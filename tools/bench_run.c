@@ -26,6 +26,7 @@
 #define NS_PER_S	1000000000ull
 #define CHECK_TIMEOUT	30	/* idle: seconds for every ping to return */
 #define ROSTER_WAIT	30	/* presence: seconds for the subscriptions */
+#define CLOSE_WAIT	15	/* the end: seconds to wait for the closes */
 #define ERR_MAX		64
 #define HIST_SIZE	3776
 #define MAX_BACKLOG	(4u << 20) /* open loop: bytes queued per sender */
@@ -68,9 +69,11 @@ static long		 wave_left;
 static long		 n_incomplete;	/* presence setup: rosters to finish */
 static uint64_t		 t_rosters;	/* presence setup: logins done */
 static long		 n_repairs;	/* presence setup: requests repeated */
+static uint64_t		 closing_until;	/* the end: ns to wait for closes */
 
 static void	 done(void);
 static void	 launch(void);
+static void	 close_wait(evutil_socket_t, short, void *);
 
 void
 count_error(const char *reason)
@@ -731,8 +734,7 @@ command_cb(evutil_socket_t fd, short ev, void *arg)
 	if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
 		if (phase != PH_DONE)
 			_exit(1);	/* the parent is gone */
-		event_del(ev_cmd);	/* results are in: finish up */
-		event_base_loopbreak(base);
+		event_del(ev_cmd);	/* results are in: close_wait ends */
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -793,7 +795,35 @@ done(void)
 	for (l = 0; l < nslots; l++)
 		if (conns[l] != NULL)
 			conn_close(conns[l]);
-	event_base_loopexit(base, &(struct timeval){ .tv_sec = 2 });
+	closing_until = now + CLOSE_WAIT * NS_PER_S;
+	close_wait(-1, 0, NULL);
+}
+
+/*
+ * The end: every session was sent </stream:stream>; wait for the
+ * server's (or its close) before exiting, at most CLOSE_WAIT seconds.
+ * A client that resets the connection instead is not what servers see
+ * from real clients (Prosody 0.12 with opportunistic_writes then spins
+ * at 100% CPU, and the next measurement of it suffers).
+ */
+static void
+close_wait(evutil_socket_t fd, short ev, void *arg)
+{
+	static struct event	*ev_wait;
+	struct timeval		 tv = { 0, 50000 };
+	long			 l;
+
+	for (l = 0; l < nslots; l++)
+		if (conns[l] != NULL && !conns[l]->dead)
+			break;
+	if (l == nslots || now_ns() >= closing_until) {
+		event_base_loopexit(base, NULL);
+		return;
+	}
+	if (ev_wait == NULL)
+		ev_wait = evtimer_new(base, close_wait, NULL);
+	if (ev_wait != NULL)
+		evtimer_add(ev_wait, &tv);
 }
 
 static void

@@ -694,7 +694,7 @@ hold(struct result *r, double *last)
 static void
 reap(void)
 {
-	int	i, st, left = 50;
+	int	i, st, left = 200;	/* 20 s: workers wait for closes */
 	pid_t	p;
 
 	for (i = 0; i < opt.processes; i++)
