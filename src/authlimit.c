@@ -48,10 +48,7 @@ static time_t		 full_logged;
 static time_t
 now(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec;
+	return (time_t)(loop_now_ms() / 1000);
 }
 
 static const char *

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <stdint.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -949,15 +948,6 @@ static const struct negotiate_handler {
 	{ STANZA_NS_CLIENT, "iq", do_bind },
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * A token bucket per session: max_stanza_rate tokens a second, at most
  * stanza_burst saved.  A client above it is flooding (no client needs
@@ -972,7 +962,7 @@ rate_ok(struct stream *s)
 
 	if (l->stanza_rate == 0)
 		return 1;
-	now = now_ms();
+	now = loop_now_ms();
 	if (s->refilled == 0)
 		s->tokens = l->stanza_burst;
 	else

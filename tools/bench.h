@@ -101,7 +101,6 @@ enum el {
 struct ritem {
 	int32_t		 acct;
 	uint8_t		 sub;		/* RS_TO | RS_FROM */
-	uint8_t		 ask;		/* ask='subscribe' */
 };
 #define RS_TO		0x01
 #define RS_FROM		0x02

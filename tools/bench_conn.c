@@ -196,9 +196,7 @@ roster_item(struct elem *e, const XML_Char **attrs)
 				r.sub = RS_TO;
 			else if (strcmp(attrs[i + 1], "from") == 0)
 				r.sub = RS_FROM;
-		} else if (strcmp(attrs[i], "ask") == 0)
-			r.ask = strcmp(attrs[i + 1], "subscribe") == 0;
-		else if (strcmp(attrs[i], "jid") == 0 &&
+		} else if (strcmp(attrs[i], "jid") == 0 &&
 		    (n = account_of_jid(attrs[i + 1])) >= 0 && n <= INT32_MAX)
 			r.acct = (int32_t)n;
 	}

@@ -191,6 +191,17 @@ presence_subscribe(struct conn *c)
 		    "subscribe");
 }
 
+/* An error stanza counts as KIND-error:condition. */
+static void
+count_stanza_error(struct conn *c, const char *kind)
+{
+	struct elem	*e = &c->el;
+
+	snprintf(c->reason, sizeof(c->reason), "%s-error:%s", kind,
+	    e->cond[0] ? e->cond : "unknown");
+	count_error(c->reason);
+}
+
 static void
 roster_get(struct conn *c)
 {
@@ -256,10 +267,7 @@ presence_stanza(struct conn *c)
 	if (e->kind == EL_PRESENCE) {
 		if (strcmp(e->type, "error") == 0) {
 			/* a refused subscription says why rosters stall */
-			snprintf(c->reason, sizeof(c->reason),
-			    "presence-error:%s", e->cond[0] ? e->cond :
-			    "unknown");
-			count_error(c->reason);
+			count_stanza_error(c, "presence");
 			return;
 		}
 		if (phase == PH_RUN && (e->type[0] == '\0' ||
@@ -352,9 +360,7 @@ message_stanza(struct conn *c)
 	if (e->kind != EL_MESSAGE || c->pair < 0)
 		return;
 	if (strcmp(e->type, "error") == 0) {
-		snprintf(c->reason, sizeof(c->reason), "message-error:%s",
-		    e->cond[0] ? e->cond : "unknown");
-		count_error(c->reason);
+		count_stanza_error(c, "message");
 		return;
 	}
 	p = &pairs[c->pair];
